@@ -1,0 +1,40 @@
+# marta: two commands on a fresh machine -> `make demo`, `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# One pytest worker per core; each worker keeps XLA to one thread (faster on 2 cores).
+JOBS   ?= 2
+export XLA_FLAGS ?= --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1
+
+.PHONY: demo test test-slow lint bench install clean
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11) on PATH; set PYTHON=..."; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): $(VENV)/bin/python pyproject.toml
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/marta demo --out runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check marta tests benchmarks
+	$(VENV)/bin/ruff format --check marta tests benchmarks
+
+bench: $(STAMP)
+	$(VENV)/bin/marta bench envs --write BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,40 @@
+"""`marta` command line. Each command lives in its own module under `marta/cli/` and
+exposes `add_parser(subparsers)`; the list below is the only place commands are named."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: command modules, in the order `marta --help` lists them
+COMMANDS = ["envs"]
+
+
+class CliError(Exception):
+    """A user error: printed as one line (no traceback), exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="marta",
+        description="Fault-tolerant multi-agent reinforcement learning (MARTA) in pure JAX.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"marta.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, ValueError) as err:
+        print(f"marta {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

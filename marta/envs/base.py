@@ -1,0 +1,178 @@
+"""The environment contract shared by every pure-JAX environment in marta.
+
+How to read this file: `MultiAgentEnv` is the base class. A concrete environment writes only
+four pure functions over its own state pytree (`reset_env`, `step_env`, `observe`,
+`global_state_of`, and optionally `avail_actions_of`); the base class adds the episode
+bookkeeping once for all environments:
+
+* the time limit (`max_steps`): `info["truncated"]` marks a time-limit end, separately from
+  a terminal one (`info["terminated"]`), so learners can bootstrap on truncation;
+* auto-reset: when an episode ends, `step` returns the first observation and state of the
+  next episode, and reports the finished episode's return and length in `info`;
+* the observation, global state and available actions *before* the reset
+  (`info["final_obs"]`, `info["final_global_state"]`, `info["final_avail_actions"]`), which a
+  replay buffer needs to store the last transition of an episode.
+
+Contract (see docs/architecture.md)::
+
+    obs, state = env.reset(key)                                   # obs: f32[N, obs_dim]
+    obs, state, reward, done, info = env.step(key, state, actions)  # actions: i32[N]
+    env.global_state(state)   # f32[state_dim]
+    env.avail_actions(state)  # bool[N, num_actions]
+
+All functions are pure and work under `jax.jit`, `jax.vmap` and `jax.lax.scan`.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+PyTree = Any
+
+
+@struct.dataclass
+class EnvState:
+    """State of any marta environment: the environment's own state plus episode bookkeeping.
+
+    Attributes:
+        env: the concrete environment's state pytree.
+        time: i32[] steps taken in the current episode.
+        episode_return: f32[] team return accumulated in the current episode.
+    """
+
+    env: PyTree
+    time: jax.Array
+    episode_return: jax.Array
+
+
+class MultiAgentEnv(abc.ABC):
+    """Base class of cooperative, team-reward multi-agent environments.
+
+    Subclasses set the static sizes in `__init__` (`num_agents`, `num_actions`, `obs_dim`,
+    `state_dim`, `max_steps`) and implement the abstract methods below.
+    """
+
+    #: registry id the environment was built from (set by `marta.envs.make`)
+    name: str = ""
+    num_agents: int
+    num_actions: int
+    obs_dim: int
+    state_dim: int
+    max_steps: int
+
+    # ----------------------------------------------------------------- to implement
+    @abc.abstractmethod
+    def reset_env(self, key: jax.Array) -> PyTree:
+        """Samples the environment's own initial state."""
+
+    @abc.abstractmethod
+    def step_env(
+        self, key: jax.Array, state: PyTree, actions: jax.Array
+    ) -> tuple[PyTree, jax.Array, jax.Array, dict[str, jax.Array]]:
+        """One transition of the environment's own state.
+
+        Args:
+            key: PRNG key.
+            state: the environment's own state.
+            actions: i32[N] joint action.
+
+        Returns:
+            (next_state, reward f32[] team reward, terminated bool[], extra info dict).
+        """
+
+    @abc.abstractmethod
+    def observe(self, state: PyTree) -> jax.Array:
+        """Per-agent observations f32[N, obs_dim]."""
+
+    @abc.abstractmethod
+    def global_state_of(self, state: PyTree) -> jax.Array:
+        """Global (centralised) state f32[state_dim] of the environment's own state."""
+
+    def avail_actions_of(self, state: PyTree) -> jax.Array:
+        """Available actions bool[N, num_actions]; all available unless overridden."""
+        del state
+        return jnp.ones((self.num_agents, self.num_actions), dtype=bool)
+
+    # ----------------------------------------------------------------- public API
+    def reset(self, key: jax.Array) -> tuple[jax.Array, EnvState]:
+        """Starts an episode: returns (obs f32[N, obs_dim], state)."""
+        env_state = self.reset_env(key)
+        state = EnvState(
+            env=env_state,
+            time=jnp.zeros((), jnp.int32),
+            episode_return=jnp.zeros((), jnp.float32),
+        )
+        return self.observe(env_state), state
+
+    def step(
+        self, key: jax.Array, state: EnvState, actions: jax.Array
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
+        """One step with time limit and auto-reset.
+
+        Returns:
+            obs f32[N, obs_dim] (of the next episode if this one ended), next state,
+            reward f32[] (team reward of this transition), done bool[] and an info dict with
+            `terminated`, `truncated`, `returned_episode` (= done), `episode_return` and
+            `episode_length` (of the episode this transition belongs to, including it),
+            and the pre-reset `final_obs`, `final_global_state`, `final_avail_actions`,
+            plus any environment-specific entries.
+        """
+        key_step, key_reset = jax.random.split(key)
+        actions = jnp.asarray(actions, jnp.int32)
+        env_state, reward, terminated, extra = self.step_env(key_step, state.env, actions)
+        reward = jnp.asarray(reward, jnp.float32)
+        terminated = jnp.asarray(terminated, bool)
+        time = state.time + 1
+        truncated = (time >= self.max_steps) & ~terminated
+        done = terminated | truncated
+        episode_return = state.episode_return + reward
+        stepped = EnvState(env=env_state, time=time, episode_return=episode_return)
+        final_obs = self.observe(env_state)
+
+        reset_obs, reset_state = self.reset(key_reset)
+        next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, stepped)
+        obs = jnp.where(done, reset_obs, final_obs)
+        info = {
+            "terminated": terminated,
+            "truncated": truncated,
+            "returned_episode": done,
+            "episode_return": episode_return,
+            "episode_length": time,
+            "final_obs": final_obs,
+            "final_global_state": self.global_state_of(env_state),
+            "final_avail_actions": self.avail_actions_of(env_state),
+            **extra,
+        }
+        return obs, next_state, reward, done, info
+
+    def global_state(self, state: EnvState) -> jax.Array:
+        """Global state f32[state_dim] for centralised training (mixers, critics, switcher)."""
+        return self.global_state_of(state.env)
+
+    def avail_actions(self, state: EnvState) -> jax.Array:
+        """Available-action mask bool[N, num_actions]."""
+        return self.avail_actions_of(state.env)
+
+    def observations(self, state: EnvState) -> jax.Array:
+        """Observations f32[N, obs_dim] of a state (the same ones `reset`/`step` return)."""
+        return self.observe(state.env)
+
+    @property
+    def spec(self) -> dict[str, int]:
+        """Static sizes as a plain dict (used by learners and `marta envs`)."""
+        return {
+            "num_agents": self.num_agents,
+            "num_actions": self.num_actions,
+            "obs_dim": self.obs_dim,
+            "state_dim": self.state_dim,
+            "max_steps": self.max_steps,
+        }
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v}" for k, v in self.spec.items())
+        return f"{type(self).__name__}({self.name!r}, {sizes})"

@@ -1,0 +1,1 @@
+"""Experiment runner, evaluation protocol, metrics and reports (host-side code)."""
