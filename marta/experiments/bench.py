@@ -1,0 +1,149 @@
+"""Throughput benchmarks: env steps per second of marta's JAX envs vs reference host envs.
+
+Steps are *environment* steps (one joint action of all agents), random policy, measured after
+compilation as the best of `repeats` timed runs. JAX envs run as one compiled program
+(`marta.envs.rollout`: `vmap` over envs, `scan` over steps); host references run a Python
+loop over a single environment through `marta.envs.host.HostEnv`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+import marta.envs
+from marta.envs.host import HostEnv
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One environment to benchmark and, if any, the reference it is compared against."""
+
+    env_id: str
+    reference_name: str | None = None
+    reference: Callable[[], HostEnv] | None = None
+
+
+def _lbforaging(env_id: str) -> Callable[[], HostEnv]:
+    return lambda: HostEnv.from_gymnasium(env_id)
+
+
+def _mpe2_simple_tag() -> HostEnv:
+    from mpe2 import simple_tag_v3
+
+    env = simple_tag_v3.parallel_env(continuous_actions=False)
+    return HostEnv.from_pettingzoo(env, agents=["adversary_0", "adversary_1", "adversary_2"])
+
+
+#: every benchmark case `marta bench envs` knows, keyed by our env id
+CASES: dict[str, BenchCase] = {
+    "lbf-5x5-4p-1f": BenchCase(
+        "lbf-5x5-4p-1f", "lbforaging Foraging-5x5-4p-1f-v3", _lbforaging("Foraging-5x5-4p-1f-v3")
+    ),
+    "lbf-8x8-2p-2f-coop": BenchCase(
+        "lbf-8x8-2p-2f-coop",
+        "lbforaging Foraging-8x8-2p-2f-coop-v3",
+        _lbforaging("Foraging-8x8-2p-2f-coop-v3"),
+    ),
+    "mpe-simple-tag": BenchCase("mpe-simple-tag", "mpe2 simple_tag_v3", _mpe2_simple_tag),
+    "tj-4": BenchCase("tj-4"),
+    "tj-10": BenchCase("tj-10"),
+}
+
+
+def jax_steps_per_second(
+    env_id: str, num_envs: int, num_steps: int, repeats: int = 3, seed: int = 0
+) -> float:
+    """Random-policy env steps/s of a registered JAX env at batch `num_envs`."""
+    env = marta.envs.make(env_id)
+    key = jax.random.key(seed)
+    marta.envs.rollout(
+        env, marta.envs.random_policy, key, num_envs, num_steps
+    ).reward.block_until_ready()
+    best = float("inf")
+    for r in range(repeats):
+        key_r = jax.random.fold_in(key, r + 1)
+        t0 = time.perf_counter()
+        out = marta.envs.rollout(env, marta.envs.random_policy, key_r, num_envs, num_steps)
+        out.reward.block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return num_envs * num_steps / best
+
+
+def host_steps_per_second(make_env: Callable[[], HostEnv], num_steps: int, seed: int = 0) -> float:
+    """Random-policy env steps/s of a host env driven by a Python loop (single env)."""
+    env = make_env()
+    rng = np.random.default_rng(seed)
+    _, state = env.reset(seed)
+    actions = rng.integers(0, env.num_actions, (num_steps, env.num_agents))
+    t0 = time.perf_counter()
+    for t in range(num_steps):
+        _, state, _, _, _ = env.step(None, state, actions[t])
+    return num_steps / (time.perf_counter() - t0)
+
+
+def machine_description() -> str:
+    """One line naming the machine, Python and JAX versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"JAX {jax.__version__} ({jax.default_backend()})"
+    )
+
+
+def bench_envs(
+    env_ids: list[str],
+    batches: tuple[int, ...] = (1, 64, 1024),
+    steps_per_batch: dict[int, int] | None = None,
+    reference_steps: int = 5000,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, object]]:
+    """Benchmarks each env at each batch size against its reference, in one run.
+
+    Returns one row per (env, batch) with `steps_per_s`, the reference's steps/s and the ratio.
+    """
+    steps_per_batch = steps_per_batch or {1: 2000, 64: 1000, 1024: 200}
+    rows: list[dict[str, object]] = []
+    for env_id in env_ids:
+        if env_id not in marta.envs.ENVS:
+            log(f"skipping {env_id}: not registered")
+            continue
+        case = CASES.get(env_id, BenchCase(env_id))
+        ref_sps = None
+        if case.reference is not None:
+            try:
+                ref_sps = host_steps_per_second(case.reference, reference_steps)
+                log(f"{case.reference_name}: {ref_sps:,.0f} steps/s (single env, Python loop)")
+            except ImportError as err:
+                log(f"reference {case.reference_name} unavailable: {err}")
+        for batch in batches:
+            num_steps = steps_per_batch.get(batch, 200)
+            sps = jax_steps_per_second(env_id, batch, num_steps)
+            ratio = sps / ref_sps if ref_sps else None
+            log(
+                f"{env_id} batch {batch}: {sps:,.0f} steps/s"
+                + (f" ({ratio:.0f}x)" if ratio else "")
+            )
+            rows.append(
+                {
+                    "env": env_id,
+                    "batch": batch,
+                    "steps_per_s": round(sps),
+                    "reference": case.reference_name or "-",
+                    "reference_steps_per_s": round(ref_sps) if ref_sps else "-",
+                    "ratio": f"{ratio:.1f}x" if ratio else "-",
+                }
+            )
+    return rows
