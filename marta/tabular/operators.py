@@ -1,0 +1,220 @@
+"""The MARTA Bellman operator on a finite fault game, written from the team's value.
+
+Everything here is one vectorised numpy pass over ``[L, S, A]`` arrays, where ``L`` is the number
+of budget levels (``L = 1`` without a budget, ``L = n + 1`` with budget ``n``; Theorem 4) and
+``A`` the number of joint actions. Sign convention (derived in ``docs/theory.md``): ``v`` is the
+value of the zero-sum game whose payoff is the team's return *plus* ``cost`` for every
+activation, i.e. minus the Switcher's objective :math:`v_S`. The team maximises it, the Switcher
+and the Adversary minimise it:
+
+.. math::
+
+    Q(s, \\boldsymbol a) = \\mathcal R(s, \\boldsymbol a) + \\gamma \\sum_{s'} P(s' \\mid s,
+    \\boldsymbol a)\\, v(s'), \\qquad
+    (Tv)(s) = \\min\\Big\\{\\max_{\\boldsymbol a} Q(s, \\boldsymbol a),\\;
+    c + \\min_{i} \\min_{a^i} \\max_{a^{-i}} Q(s, (a^i, a^{-i}))\\Big\\}
+
+(Theorem 1's :math:`T` with :math:`\\hat{\\mathcal M}`). With a fixed team policy
+:math:`\\boldsymbol\\pi` (Proposition 1) the maxima become expectations under
+:math:`\\boldsymbol\\pi` (the non-faulty agents keep playing :math:`\\pi^{-i}`). With a budget the
+fault branch at level ``y`` reads ``Q`` at level ``y - 1`` and level 0 has no fault branch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from marta.tabular.games import FaultGame
+
+
+# --------------------------------------------------------------------------- team policy
+@dataclasses.dataclass(frozen=True, eq=False)
+class TeamPolicy:
+    """A fixed decentralised team policy: one distribution per agent and state.
+
+    Attributes:
+        probs: ``N`` arrays, ``probs[i]`` is ``f64[S, A_i]`` with rows summing to 1.
+    """
+
+    probs: tuple[np.ndarray, ...]
+
+    @classmethod
+    def from_any(cls, game: FaultGame, policy) -> TeamPolicy:
+        """Accepts a :class:`TeamPolicy`, a deterministic ``int[S, N]`` joint action per state,
+        or a sequence of ``N`` arrays ``[S, A_i]`` of probabilities.
+
+        Raises:
+            ValueError: naming ``policy`` when shapes or probabilities are wrong.
+        """
+        if isinstance(policy, TeamPolicy):
+            probs = policy.probs
+        else:
+            arr = None if isinstance(policy, (list, tuple)) else np.asarray(policy)
+            if arr is not None and np.issubdtype(arr.dtype, np.integer):
+                if arr.shape != (game.num_states, game.num_agents):
+                    raise ValueError(
+                        f"policy: a deterministic policy needs shape "
+                        f"[S, N] = {(game.num_states, game.num_agents)}, got {arr.shape}"
+                    )
+                if np.any(arr < 0) or np.any(arr >= np.array(game.action_shape)):
+                    raise ValueError(f"policy: actions out of range for {game.action_shape}")
+                probs = tuple(np.eye(n)[arr[:, i]] for i, n in enumerate(game.action_shape))
+            else:
+                probs = tuple(np.asarray(p, dtype=np.float64) for p in policy)
+        if len(probs) != game.num_agents:
+            raise ValueError(f"policy: expected {game.num_agents} agents, got {len(probs)}")
+        for i, (p, n) in enumerate(zip(probs, game.action_shape, strict=True)):
+            if p.shape != (game.num_states, n):
+                raise ValueError(f"policy: agent {i} needs shape {(game.num_states, n)}")
+            if np.any(p < 0) or not np.allclose(p.sum(-1), 1.0, atol=1e-8):
+                raise ValueError(f"policy: agent {i}'s rows must be probability vectors")
+        return cls(tuple(np.array(p, dtype=np.float64) for p in probs))
+
+    @property
+    def deterministic(self) -> bool:
+        return all(np.all((p == 0) | (p == 1)) for p in self.probs)
+
+    def weights(self, game: FaultGame, exclude: int | None = None) -> np.ndarray:
+        """Product probability of the joint action, ``f64[S, A_1, ..., A_N]``; with ``exclude=i``
+        agent ``i``'s axis is left at size 1 (the distribution of :math:`a^{-i}`)."""
+        out = np.ones((game.num_states,) + (1,) * game.num_agents)
+        for j, p in enumerate(self.probs):
+            if j == exclude:
+                continue
+            shape = [game.num_states] + [1] * game.num_agents
+            shape[1 + j] = p.shape[1]
+            out = out * p.reshape(shape)
+        return out
+
+
+# --------------------------------------------------------------------------- operators
+class Backup(NamedTuple):
+    """One application of the operator to ``q`` (all ``[L, ...]`` arrays).
+
+    Attributes:
+        value: ``f64[L, S]``, :math:`\\min\\{\\text{nominal}, \\text{fault}\\}`.
+        nominal: ``f64[L, S]``, :math:`\\max_{\\boldsymbol a} Q` (or :math:`E_{\\pi} Q`).
+        fault: ``f64[L, S]``, the Switcher's activation branch
+            :math:`c + \\min_i \\hat{\\mathcal M}_i Q` (``+inf`` at budget level 0).
+        fault_per_agent: ``f64[L, N, S]``, :math:`\\min_{a^i} \\max_{a^{-i}} Q` per faulty
+            agent ``i``, read at the level the fault branch uses, without the cost.
+        fault_action: ``int[L, N, S]``, the Adversary's worst action for each faulty agent.
+    """
+
+    value: np.ndarray
+    nominal: np.ndarray
+    fault: np.ndarray
+    fault_per_agent: np.ndarray
+    fault_action: np.ndarray
+
+
+def backup_q(game: FaultGame, v: np.ndarray) -> np.ndarray:
+    """:math:`Q = \\mathcal R + \\gamma P v`: ``v`` ``f64[L, S]`` -> ``q`` ``f64[L, S, A]``."""
+    return game.reward_flat[None] + game.gamma * np.tensordot(v, game.transition_flat, ([1], [2]))
+
+
+def _reduce_joint(game: FaultGame, q_nd: np.ndarray, policy: TeamPolicy | None, axes, i=None):
+    """Max (or expectation under the policy) of ``q_nd`` ``[L, S, A_1..A_N]`` over ``axes``."""
+    if policy is None:
+        return q_nd.max(axis=axes)
+    return (q_nd * policy.weights(game, exclude=i)[None]).sum(axis=axes)
+
+
+def apply(
+    game: FaultGame,
+    q: np.ndarray,
+    cost: float,
+    *,
+    budgeted: bool,
+    policy: TeamPolicy | None = None,
+) -> Backup:
+    """State values from action values: the outer ``min`` of Theorem 1's (or Prop. 1's) ``T``.
+
+    Args:
+        game: the fault game.
+        q: ``f64[L, S, A]`` action values.
+        cost: activation cost ``c >= 0`` (``inf`` disables the Switcher).
+        budgeted: if True, level ``y``'s fault branch reads level ``y - 1`` (Theorem 4) and level
+            0 cannot activate; if False every level reads itself (``L = 1`` normally).
+        policy: a fixed team policy (Proposition 1) or ``None`` for the team's best response
+            (Theorem 1).
+
+    Returns:
+        A :class:`Backup`.
+    """
+    L, S = q.shape[:2]
+    q_nd = q.reshape(L, S, *game.action_shape)
+    agent_axes = tuple(range(2, 2 + game.num_agents))
+    nominal = _reduce_joint(game, q_nd, policy, agent_axes)
+    per_agent, actions = [], []
+    for i in range(game.num_agents):
+        others = tuple(ax for ax in agent_axes if ax != 2 + i)
+        inner = _reduce_joint(game, q_nd, policy, others, i) if others else q_nd
+        inner = inner.reshape(L, S, game.action_shape[i])  # [L, S, A_i]
+        per_agent.append(inner.min(-1))
+        actions.append(inner.argmin(-1))
+    per_agent = np.stack(per_agent, axis=1)  # [L, N, S]
+    fault_action = np.stack(actions, axis=1)
+    if budgeted:
+        inf = np.full((1, *per_agent.shape[1:]), np.inf)
+        per_agent = np.concatenate([inf, per_agent[:-1]], axis=0)
+        fault_action = np.concatenate([np.zeros_like(fault_action[:1]), fault_action[:-1]], 0)
+    fault = cost + per_agent.min(axis=1)
+    return Backup(np.minimum(nominal, fault), nominal, fault, per_agent, fault_action)
+
+
+def bellman(
+    game: FaultGame,
+    v: np.ndarray,
+    cost: float,
+    budget: int | None = None,
+    policy: TeamPolicy | Sequence[np.ndarray] | np.ndarray | None = None,
+) -> np.ndarray:
+    """The operator :math:`T` on state values (Theorem 1; Proposition 1 with ``policy``;
+    Theorem 4 with ``budget``).
+
+    Args:
+        game: the fault game.
+        v: ``f64[S]`` (no budget) or ``f64[budget + 1, S]``.
+        cost: activation cost ``c >= 0``.
+        budget: ``None`` or the number of activations ``n >= 0``.
+        policy: ``None`` or a fixed team policy (see :meth:`TeamPolicy.from_any`).
+
+    Returns:
+        ``Tv`` with the shape of ``v``.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    levels = v if budget is not None else v[None]
+    pol = None if policy is None else TeamPolicy.from_any(game, policy)
+    out = apply(game, backup_q(game, levels), cost, budgeted=budget is not None, policy=pol).value
+    return out if budget is not None else out[0]
+
+
+def bellman_q(game: FaultGame, q: np.ndarray, cost: float, *, budgeted: bool) -> np.ndarray:
+    """The same operator on action values, :math:`\\mathfrak F Q = \\mathcal R + \\gamma P
+    \\min\\{\\hat{\\mathcal M} Q, \\max Q\\}` (Theorem 3's :math:`\\mathfrak F`): ``[L, S, A]``."""
+    return backup_q(game, apply(game, q, cost, budgeted=budgeted).value)
+
+
+def check_cost(cost: float) -> float:
+    """Validates the activation cost ``c`` (``0 <= c``, ``inf`` allowed: no Switcher)."""
+    if isinstance(cost, bool) or not isinstance(cost, (int, float, np.integer, np.floating)):
+        raise ValueError(f"cost: expected a number >= 0, got {cost!r}")
+    if np.isnan(cost) or cost < 0:
+        raise ValueError(f"cost: must be >= 0 (or inf), got {cost}")
+    return float(cost)
+
+
+def check_budget(budget: int | None) -> int | None:
+    """Validates the activation budget ``n`` (``None`` = unlimited, else an int ``>= 0``)."""
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+        raise ValueError(f"budget: expected None or an int >= 0, got {budget!r}")
+    if budget < 0:
+        raise ValueError(f"budget: must be >= 0, got {budget}")
+    return int(budget)
