@@ -116,6 +116,8 @@ class HostEnv:
             if env.startswith("Foraging"):
                 import lbforaging  # noqa: F401  (registers the Foraging ids)
             name = name or env
+            # the passive checker warns on every step that per-agent reward lists are not floats
+            make_kwargs.setdefault("disable_env_checker", True)
             env = gymnasium.make(env, **make_kwargs)
         spaces = env.action_space.spaces
         inner = env.unwrapped

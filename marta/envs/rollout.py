@@ -72,7 +72,12 @@ def rollout(
 
 
 def episode_stats(out: Rollout) -> dict[str, float]:
-    """Mean return and length over the episodes that finished inside a rollout."""
+    """Mean return and length over the episodes that finished inside a rollout.
+
+    Short episodes finish more often within a fixed number of steps, so for an unbiased
+    estimate run one episode per environment (`num_steps = env.max_steps`) and take each
+    environment's first finished episode, as `marta demo` does.
+    """
     done = out.done
     n = jnp.maximum(done.sum(), 1)
     return {
