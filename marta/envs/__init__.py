@@ -1,11 +1,12 @@
 """Pure-JAX multi-agent environments, their registry and host-environment adapters.
 
-    >>> import jax, marta.envs
-    >>> env = marta.envs.make("lbf-5x5-4p-1f")
-    >>> obs, state = env.reset(jax.random.key(0))
+>>> import jax, marta.envs
+>>> env = marta.envs.make("lbf-5x5-4p-1f")
+>>> obs, state = env.reset(jax.random.key(0))
 """
 
 # Importing an environment module registers its ids; one line per module.
+from marta.envs import lbf as _lbf  # noqa: F401
 from marta.envs import matrix as _matrix  # noqa: F401
 from marta.envs.base import EnvState, MultiAgentEnv
 from marta.envs.registry import ENVS, make, register
