@@ -16,6 +16,7 @@ $(VENV)/bin/python:
 
 $(STAMP): $(VENV)/bin/python pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps gym==0.26.2 ma-gym==0.0.14
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP)

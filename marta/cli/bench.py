@@ -24,6 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--batch", type=int, action="append", dest="batches", help="batch sizes (default 1 64 1024)"
     )
+    p.add_argument(
+        "--jumanji-python",
+        type=Path,
+        help="python of a separate venv with jumanji installed: also time Jumanji's JAX LBF "
+        "(benchmarks/jumanji_lbf.py) on 6x6-4p-1f against ours in the same run",
+    )
     p.add_argument("--write", type=Path, help="update this Markdown file (e.g. BENCHMARKS.md)")
     p.set_defaults(func=run)
 
@@ -42,13 +48,17 @@ def run(args: argparse.Namespace) -> int:
     batches = tuple(args.batches or (1, 64, 1024))
     if any(b < 1 for b in batches):
         raise CliError(f"--batch must be >= 1, got {batches}")
-    rows = bench.bench_envs(env_ids, batches, log=lambda s: print(s, file=sys.stderr))
+    log = lambda s: print(s, file=sys.stderr)
+    rows = bench.bench_envs(env_ids, batches, log=log)
+    if args.jumanji_python:
+        rows += bench.bench_jumanji_lbf(str(args.jumanji_python), batches, log=log)
     table = format_table(rows, markdown=True)
     print(table)
     if args.write:
         command = "marta bench envs " + " ".join(
             [f"--env {e}" for e in (args.env_ids or [])]
             + [f"--batch {b}" for b in (args.batches or [])]
+            + ([f"--jumanji-python {args.jumanji_python}"] if args.jumanji_python else [])
         )
         body = (
             f"Measured {datetime.date.today()} on {bench.machine_description()}.\n"

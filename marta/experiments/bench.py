@@ -2,14 +2,18 @@
 
 Steps are *environment* steps (one joint action of all agents), random policy, measured after
 compilation as the best of `repeats` timed runs. JAX envs run as one compiled program
-(`marta.envs.rollout`: `vmap` over envs, `scan` over steps); host references run a Python
-loop over a single environment through `marta.envs.host.HostEnv`.
+(`marta.envs.rollout`: `vmap` over envs, `scan` over steps, observations not stored, so the
+figure is the environment and the policy, not the memory traffic of a stored trajectory);
+host references run a Python loop over a single environment, through
+`marta.envs.host.HostEnv` or, for ma-gym's Traffic Junction, its own gym loop.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,18 +31,41 @@ class BenchCase:
 
     env_id: str
     reference_name: str | None = None
-    reference: Callable[[], HostEnv] | None = None
+    #: reference(num_steps) -> random-policy env steps/s of the reference (single env)
+    reference: Callable[[int], float] | None = None
 
 
-def _lbforaging(env_id: str) -> Callable[[], HostEnv]:
-    return lambda: HostEnv.from_gymnasium(env_id)
+def _lbforaging(env_id: str) -> Callable[[int], float]:
+    return lambda num_steps: host_steps_per_second(
+        lambda: HostEnv.from_gymnasium(env_id), num_steps
+    )
 
 
-def _mpe2_simple_tag() -> HostEnv:
+def _mpe2_simple_tag(num_steps: int) -> float:
     from mpe2 import simple_tag_v3
 
-    env = simple_tag_v3.parallel_env(continuous_actions=False)
-    return HostEnv.from_pettingzoo(env, agents=["adversary_0", "adversary_1", "adversary_2"])
+    predators = ["adversary_0", "adversary_1", "adversary_2"]
+    make = lambda: HostEnv.from_pettingzoo(
+        simple_tag_v3.parallel_env(continuous_actions=False), agents=predators
+    )
+    return host_steps_per_second(make, num_steps)
+
+
+def _ma_gym_traffic_junction(reference_id: str) -> Callable[[int], float]:
+    def measure(num_steps: int, seed: int = 0) -> float:
+        from marta.envs.ma_gym_reference import make_reference
+
+        env = make_reference(reference_id)
+        rng = np.random.default_rng(seed)
+        env.reset()
+        t0 = time.perf_counter()
+        for _ in range(num_steps):
+            _, _, dones, _ = env.step(list(rng.integers(0, 2, env.n_agents)))
+            if all(dones):
+                env.reset()
+        return num_steps / (time.perf_counter() - t0)
+
+    return measure
 
 
 #: every benchmark case `marta bench envs` knows, keyed by our env id
@@ -52,26 +79,35 @@ CASES: dict[str, BenchCase] = {
         _lbforaging("Foraging-8x8-2p-2f-coop-v3"),
     ),
     "mpe-simple-tag": BenchCase("mpe-simple-tag", "mpe2 simple_tag_v3", _mpe2_simple_tag),
-    "tj-4": BenchCase("tj-4"),
-    "tj-10": BenchCase("tj-10"),
+    "tj-4": BenchCase(
+        "tj-4", "ma-gym TrafficJunction4-v0", _ma_gym_traffic_junction("TrafficJunction4-v0")
+    ),
+    "tj-10": BenchCase(
+        "tj-10", "ma-gym TrafficJunction10-v0", _ma_gym_traffic_junction("TrafficJunction10-v0")
+    ),
 }
 
 
 def jax_steps_per_second(
-    env_id: str, num_envs: int, num_steps: int, repeats: int = 3, seed: int = 0
+    env_id: str,
+    num_envs: int,
+    num_steps: int,
+    repeats: int = 3,
+    seed: int = 0,
+    overrides: dict[str, object] | None = None,
 ) -> float:
     """Random-policy env steps/s of a registered JAX env at batch `num_envs`."""
-    env = marta.envs.make(env_id)
+    env = marta.envs.make(env_id, **(overrides or {}))
     key = jax.random.key(seed)
-    marta.envs.rollout(
-        env, marta.envs.random_policy, key, num_envs, num_steps
-    ).reward.block_until_ready()
+    run = lambda k: marta.envs.rollout(
+        env, marta.envs.random_policy, k, num_envs, num_steps, keep_obs=False
+    )
+    run(key).reward.block_until_ready()
     best = float("inf")
     for r in range(repeats):
         key_r = jax.random.fold_in(key, r + 1)
         t0 = time.perf_counter()
-        out = marta.envs.rollout(env, marta.envs.random_policy, key_r, num_envs, num_steps)
-        out.reward.block_until_ready()
+        run(key_r).reward.block_until_ready()
         best = min(best, time.perf_counter() - t0)
     return num_envs * num_steps / best
 
@@ -124,7 +160,7 @@ def bench_envs(
         ref_sps = None
         if case.reference is not None:
             try:
-                ref_sps = host_steps_per_second(case.reference, reference_steps)
+                ref_sps = case.reference(reference_steps)
                 log(f"{case.reference_name}: {ref_sps:,.0f} steps/s (single env, Python loop)")
             except ImportError as err:
                 log(f"reference {case.reference_name} unavailable: {err}")
@@ -146,4 +182,48 @@ def bench_envs(
                     "ratio": f"{ratio:.1f}x" if ratio else "-",
                 }
             )
+    return rows
+
+
+def bench_jumanji_lbf(
+    python: str,
+    batches: tuple[int, ...],
+    grid: int = 6,
+    agents: int = 4,
+    food: int = 1,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, object]]:
+    """Jumanji's JAX LBF (run by `python`, a venv with jumanji) vs ours at equal batch.
+
+    Jumanji cannot build 5x5-4p-1f, so both run `grid`x`grid`-`agents`p-`food`f.
+    """
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "jumanji_lbf.py")
+    cmd = [python, script, "--grid", str(grid), "--agents", str(agents), "--food", str(food)]
+    cmd += [arg for b in batches for arg in ("--batch", str(b))]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        log(f"jumanji benchmark failed: {result.stderr.strip()[-500:]}")
+        return []
+    theirs = {
+        int(m.group(1)): float(m.group(2).replace(",", ""))
+        for m in re.finditer(r"batch (\d+): ([\d,]+) steps/s", result.stdout)
+    }
+    rows = []
+    env_id = "lbf-5x5-4p-1f"
+    overrides = {"grid_size": grid, "num_players": agents, "num_food": food}
+    for batch in batches:
+        steps = {1: 2000, 64: 1000}.get(batch, 200)
+        ours = jax_steps_per_second(env_id, batch, steps, overrides=overrides)
+        ref = theirs.get(batch)
+        log(f"lbf {grid}x{grid}-{agents}p-{food}f batch {batch}: ours {ours:,.0f}, jumanji {ref}")
+        rows.append(
+            {
+                "env": f"lbf-{grid}x{grid}-{agents}p-{food}f",
+                "batch": batch,
+                "steps_per_s": round(ours),
+                "reference": f"jumanji LevelBasedForaging (JAX, batch {batch})",
+                "reference_steps_per_s": round(ref) if ref else "-",
+                "ratio": f"{ours / ref:.1f}x" if ref else "-",
+            }
+        )
     return rows
