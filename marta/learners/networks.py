@@ -1,0 +1,141 @@
+"""Networks of the value-based learners: the shared recurrent agent network and the mixers.
+
+How to read this file: `AgentNetwork` maps one agent's input (observation ++ agent-id one-hot
+++ previous-action one-hot) and GRU hidden state to Q-values over its actions; its
+parameters are shared by all agents (PyMARL's ``RNNAgent``). A *mixer* maps the chosen
+per-agent values ``q_i`` f32[..., N] and the global state to the values the TD loss is taken
+on, f32[..., K]:
+
+* `NoMixer`    (IQL):  K = N, independent per-agent values;
+* `SumMixer`   (VDN, Sunehag et al. 2018): K = 1, :math:`Q_{tot} = \\sum_i q_i`;
+* `MonotonicMixer` (QMIX, Rashid et al. 2018, Eq. 5-6): K = 1, a one-hidden-layer network
+  whose weights are produced by hypernetworks of the state and made non-negative with
+  ``abs``, so :math:`\\partial Q_{tot} / \\partial q_i \\ge 0`.
+
+`MIXERS` is the registry of mixers by name.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class Linear(nn.Module):
+    """Affine layer initialised like ``torch.nn.Linear`` (PyMARL's layers).
+
+    Kernel and bias are uniform in :math:`\\pm 1/\\sqrt{\text{fan\\_in}}`. This matters for
+    QMIX: flax's default LeCun-normal kernels make the hypernetwork weights about 3x larger
+    per layer, so on un-normalised states (LBF coordinates up to 6) the initial
+    :math:`\\partial Q_{tot}/\\partial q_i` is ~40 and training diverges (docs/learners.md).
+
+    Attributes:
+        features: output width.
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        bound = 1.0 / float(x.shape[-1]) ** 0.5
+
+        def init(key, shape, dtype=jnp.float32):
+            return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+        kernel = self.param("kernel", init, (x.shape[-1], self.features))
+        bias = self.param("bias", init, (self.features,))
+        return x @ kernel + bias
+
+
+class AgentNetwork(nn.Module):
+    """PyMARL recurrent agent: Dense(hidden) -> ReLU -> GRU(hidden) -> Dense(num_actions).
+
+    Attributes:
+        hidden_dim: width of the MLP layer and of the GRU state.
+        num_actions: size of the Q head.
+    """
+
+    hidden_dim: int
+    num_actions: int
+
+    @nn.compact
+    def __call__(self, hidden: jax.Array, inputs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """One recurrent step for any leading batch shape.
+
+        Args:
+            hidden: f32[..., hidden_dim] GRU state.
+            inputs: f32[..., input_dim] agent inputs.
+
+        Returns:
+            (new hidden f32[..., hidden_dim], q f32[..., num_actions]).
+        """
+        x = nn.relu(Linear(self.hidden_dim, name="fc1")(inputs))
+        hidden, x = nn.GRUCell(features=self.hidden_dim, name="gru")(hidden, x)
+        return hidden, Linear(self.num_actions, name="q")(x)
+
+
+class NoMixer(nn.Module):
+    """IQL: returns the per-agent values unchanged (each agent has its own TD loss)."""
+
+    @nn.compact
+    def __call__(self, q_i: jax.Array, state: jax.Array) -> jax.Array:
+        """q_i f32[..., N], state f32[..., S] -> f32[..., N]."""
+        del state
+        return q_i
+
+
+class SumMixer(nn.Module):
+    """VDN: :math:`Q_{tot}(s, a) = \\sum_i q_i(o_i, a_i)` (Sunehag et al., 2018, Eq. 1)."""
+
+    @nn.compact
+    def __call__(self, q_i: jax.Array, state: jax.Array) -> jax.Array:
+        """q_i f32[..., N], state f32[..., S] -> Q_tot f32[..., 1]."""
+        del state
+        return jnp.sum(q_i, axis=-1, keepdims=True)
+
+
+class MonotonicMixer(nn.Module):
+    """QMIX mixing network with two-layer hypernetworks (PyMARL ``QMixer``, hypernet_layers=2).
+
+    .. math::
+        h = \\mathrm{elu}(q^\\top |W_1(s)| + b_1(s)), \\qquad
+        Q_{tot} = h^\\top |W_2(s)| + V(s),
+
+    with :math:`W_1, W_2` two-layer ReLU hypernetworks of the state, :math:`b_1` linear and
+    :math:`V` a two-layer ReLU network (Rashid et al., 2018, Sec. 4.2). The absolute values
+    and the monotone ``elu`` give :math:`\\partial Q_{tot}/\\partial q_i \\ge 0` (Eq. 5).
+
+    Attributes:
+        embed_dim: mixing-network hidden width (32 in QMIX).
+        hypernet_embed_dim: hidden width of the weight hypernetworks (64 in QMIX).
+    """
+
+    embed_dim: int = 32
+    hypernet_embed_dim: int = 64
+
+    @nn.compact
+    def __call__(self, q_i: jax.Array, state: jax.Array) -> jax.Array:
+        """q_i f32[..., N], state f32[..., S] -> Q_tot f32[..., 1]."""
+        num_agents = q_i.shape[-1]
+        e, h = self.embed_dim, self.hypernet_embed_dim
+
+        def hypernet(out: int, name: str) -> jax.Array:
+            x = nn.relu(Linear(h, name=f"{name}_0")(state))
+            return Linear(out, name=f"{name}_1")(x)
+
+        w_1 = jnp.abs(hypernet(num_agents * e, "hyper_w_1"))
+        w_1 = w_1.reshape(*w_1.shape[:-1], num_agents, e)
+        b_1 = Linear(e, name="hyper_b_1")(state)
+        w_final = jnp.abs(hypernet(e, "hyper_w_final"))
+        v = Linear(1, name="v_1")(nn.relu(Linear(e, name="v_0")(state)))
+        hidden = nn.elu(jnp.einsum("...n,...ne->...e", q_i, w_1) + b_1)
+        return jnp.sum(hidden * w_final, axis=-1, keepdims=True) + v
+
+
+#: mixers by name; a learner is built from one of these (see marta.learners.LEARNERS)
+MIXERS: dict[str, type[nn.Module]] = {
+    "none": NoMixer,
+    "sum": SumMixer,
+    "qmix": MonotonicMixer,
+}
