@@ -34,8 +34,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check marta tests benchmarks
 	$(VENV)/bin/ruff format --check marta tests benchmarks
 
-bench: $(STAMP)
-	$(VENV)/bin/marta bench envs --write BENCHMARKS.md
+# Jumanji's JAX LBF is compared from its own venv (its pins are not ours).
+JUMANJI_VENV := .venv-jumanji
+$(JUMANJI_VENV)/bin/python:
+	$(PYTHON) -m venv $(JUMANJI_VENV)
+	$(JUMANJI_VENV)/bin/pip install -q jumanji
+
+bench: $(STAMP) $(JUMANJI_VENV)/bin/python
+	$(VENV)/bin/marta bench envs --jumanji-python $(JUMANJI_VENV)/bin/python --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
