@@ -20,10 +20,14 @@ SPEC = {"num_agents": 3, "num_actions": 4, "obs_dim": 5, "state_dim": 6, "max_st
 
 
 # ----------------------------------------------------------------------------- registry/config
+VALUE_LEARNERS = sorted(n for n, e in LEARNERS.items() if e.config_cls is ValueLearnerConfig)
+
+
 def test_registry_names_and_unknown_name():
-    assert set(LEARNERS) == {"iql", "vdn", "qmix"}
-    assert {LEARNERS[k].mixer for k in LEARNERS} == set(MIXERS)
-    with pytest.raises(ValueError, match="iql, qmix, vdn"):
+    assert set(VALUE_LEARNERS) == {"iql", "vdn", "qmix"}
+    assert set(LEARNERS) == {"iql", "vdn", "qmix", "maddpg"}
+    assert {LEARNERS[k].mixer for k in VALUE_LEARNERS} == set(MIXERS)
+    with pytest.raises(ValueError, match="iql, maddpg, qmix, vdn"):
         make_learner("qmx", ValueLearnerConfig(), SPEC)
 
 
@@ -137,7 +141,7 @@ def _hand_batch(num_actions: int) -> Episode:
     )
 
 
-@pytest.mark.parametrize("name", sorted(LEARNERS))
+@pytest.mark.parametrize("name", VALUE_LEARNERS)
 def test_loss_matches_hand_computation(name):
     """Loss from whole-episode unrolls == a step-by-step recomputation with `q_values`."""
     spec = {"num_agents": 2, "num_actions": 3, "obs_dim": 3, "state_dim": 2}
@@ -260,7 +264,7 @@ def _random_batch(key, spec, batch=4, steps=4):
     )
 
 
-@pytest.mark.parametrize("name", sorted(LEARNERS))
+@pytest.mark.parametrize("name", VALUE_LEARNERS)
 def test_updates_reduce_the_loss_on_a_fixed_batch(name):
     cfg = ValueLearnerConfig(hidden_dim=16, lr=3e-3, target_update_interval=1000)
     learner = make_learner(name, cfg, SPEC)

@@ -17,6 +17,10 @@ returns a `Trainer` whose `segment(state)` is one pure function, compiled once:
 * *evaluation*: ``eval_episodes`` greedy episodes in parallel environments, in the same
   compiled function.
 
+The loop itself lives in `marta.core.marta` (`make_marta_train`), shared by plain training,
+the fault-injection baseline and MARTA: plain training is the baseline with fault onset
+probability p = 0 (no fault is ever injected, and the fault metrics are left out).
+
 Seeds: ``jax.jit(jax.vmap(trainer.init))(seed_keys(seed, k))`` and
 ``jax.jit(jax.vmap(trainer.segment))`` run k seeds as one program (see the contract in
 docs/learners.md).
@@ -36,12 +40,6 @@ from marta.envs.base import MultiAgentEnv
 from marta.learners.replay import (
     Episode,
     EpisodeBuffer,
-    add_episodes,
-    clear_finished,
-    empty_episodes,
-    init_buffer,
-    sample,
-    write_step,
 )
 from marta.learners.value import AgentCarry, Learner, LearnerState
 
@@ -126,6 +124,8 @@ class TrainState:
         key: u32[2] raw PRNG key data (plain integers, so checkpoints are plain arrays).
         env_steps: i32[] environment steps so far; updates: i32[] gradient updates done;
         episodes: i32[] training episodes finished.
+        adversary: MARTA's adversary (`marta.core.marta.AdversaryState`), None without one.
+        switcher: MARTA's switcher (`marta.core.marta.SwitcherTrainState`), None without one.
     """
 
     learner: LearnerState
@@ -138,6 +138,8 @@ class TrainState:
     env_steps: jax.Array
     updates: jax.Array
     episodes: jax.Array
+    adversary: Any = None
+    switcher: Any = None
 
 
 class Trainer(NamedTuple):
@@ -180,159 +182,7 @@ def make_train(train_config: TrainConfig, env: MultiAgentEnv, learner: Learner) 
         `Trainer` with ``init(key) -> TrainState``, ``segment(state) -> (state, metrics)``
         and ``num_segments``.
     """
-    cfg = train_config
-    lcfg = learner.config
-    num_envs = cfg.num_envs
-    sizes = {
-        "max_steps": env.max_steps,
-        "num_agents": env.num_agents,
-        "num_actions": env.num_actions,
-        "obs_dim": env.obs_dim,
-        "state_dim": env.state_dim,
-    }
-    act = jax.vmap(learner.act, in_axes=(0, None, 0, 0, 0, None))
-    reset = jax.vmap(env.reset)
-    step = jax.vmap(env.step)
-    avail_of = jax.vmap(env.avail_actions)
-    state_of = jax.vmap(env.global_state)
+    from marta.core.marta import make_marta_train  # the shared loop (imports this module)
 
-    def batched_carry(batch: int) -> AgentCarry:
-        carry = learner.initial_carry()
-        return jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), carry)
-
-    def init(key: jax.Array) -> TrainState:
-        if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-            key = jax.random.wrap_key_data(key)
-        key_learner, key_env, key_run = jax.random.split(key, 3)
-        obs, env_state = reset(jax.random.split(key_env, num_envs))
-        zero = jnp.zeros((), jnp.int32)
-        return TrainState(
-            learner=learner.init(key_learner),
-            buffer=init_buffer(lcfg.buffer_size, **sizes),
-            staging=empty_episodes(num_envs, **sizes),
-            env_state=env_state,
-            obs=obs,
-            carry=batched_carry(num_envs),
-            key=_raw_key(key_run),
-            env_steps=zero,
-            updates=zero,
-            episodes=zero,
-        )
-
-    # ------------------------------------------------------------------ collection
-    def env_step(ts: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array]:
-        key_act, key_env = jax.random.split(key)
-        avail = avail_of(ts.env_state)
-        global_state = state_of(ts.env_state)
-        actions, _, carry = act(
-            jax.random.split(key_act, num_envs), ts.learner, ts.obs, ts.carry, avail, True
-        )
-        obs, env_state, reward, done, info = step(
-            jax.random.split(key_env, num_envs), ts.env_state, actions
-        )
-        staging = write_step(
-            ts.staging,
-            ts.env_state.time,
-            obs=ts.obs,
-            state=global_state,
-            avail=avail,
-            actions=actions,
-            reward=reward,
-            terminated=info["terminated"],
-            next_obs=info["final_obs"],
-            next_state=info["final_global_state"],
-            next_avail=info["final_avail_actions"],
-        )
-        env_steps = ts.env_steps + num_envs
-        ts = ts.replace(
-            learner=ts.learner.replace(env_steps=env_steps),
-            buffer=add_episodes(ts.buffer, staging, done),
-            staging=clear_finished(staging, done),
-            env_state=env_state,
-            obs=obs,
-            carry=_where_env(done, batched_carry(num_envs), carry),
-            env_steps=env_steps,
-            episodes=ts.episodes + done.sum(dtype=jnp.int32),
-        )
-        stats = jnp.stack([jnp.where(done, info["episode_return"], 0.0).sum(), done.sum()])
-        return ts, stats
-
-    # ------------------------------------------------------------------ learning
-    def update_step(ts: TrainState, key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
-        key_sample, key_update = jax.random.split(key)
-        batch = sample(key_sample, ts.buffer, lcfg.batch_size)
-        ready = (ts.buffer.size >= lcfg.batch_size) & (ts.env_steps >= cfg.learning_starts)
-        metrics_shape = jax.eval_shape(learner.update, key_update, ts.learner, batch)[1]
-
-        def skip(state, batch):
-            del batch
-            return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metrics_shape)
-
-        state, metrics = jax.lax.cond(
-            ready, lambda s, b: learner.update(key_update, s, b), skip, ts.learner, batch
-        )
-        metrics = {**metrics, "did_update": ready.astype(jnp.float32)}
-        return ts.replace(learner=state, updates=state.updates), metrics
-
-    def iteration(ts: TrainState, _: None):
-        key, key_roll, key_upd = jax.random.split(jax.random.wrap_key_data(ts.key), 3)
-        ts = ts.replace(key=_raw_key(key))
-        ts, stats = jax.lax.scan(env_step, ts, jax.random.split(key_roll, cfg.rollout_steps))
-        ts, metrics = jax.lax.scan(
-            update_step, ts, jax.random.split(key_upd, cfg.updates_per_rollout)
-        )
-        return ts, (stats.sum(axis=0), metrics)
-
-    # ------------------------------------------------------------------ evaluation
-    def evaluate(key: jax.Array, state: LearnerState) -> tuple[jax.Array, jax.Array]:
-        """Greedy returns and lengths f32[eval_episodes] of one episode per parallel env."""
-        num = cfg.eval_episodes
-        key_reset, key_run = jax.random.split(key)
-        obs, env_state = reset(jax.random.split(key_reset, num))
-
-        def one(carry, key_t):
-            obs, env_state, agent_carry, finished, returns, lengths = carry
-            key_act, key_env = jax.random.split(key_t)
-            avail = avail_of(env_state)
-            actions, _, agent_carry = act(
-                jax.random.split(key_act, num), state, obs, agent_carry, avail, False
-            )
-            obs, env_state, _, done, info = step(jax.random.split(key_env, num), env_state, actions)
-            first = done & ~finished
-            returns = jnp.where(first, info["episode_return"], returns)
-            lengths = jnp.where(first, info["episode_length"].astype(jnp.float32), lengths)
-            return (obs, env_state, agent_carry, finished | done, returns, lengths), None
-
-        zeros = jnp.zeros((num,), jnp.float32)
-        init_carry = (obs, env_state, batched_carry(num), jnp.zeros((num,), bool), zeros, zeros)
-        final, _ = jax.lax.scan(one, init_carry, jax.random.split(key_run, env.max_steps))
-        return final[4], final[5]
-
-    # ------------------------------------------------------------------ segment
-    def segment(ts: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        ts, (stats, upd) = jax.lax.scan(iteration, ts, None, length=cfg.iterations_per_segment)
-        key, key_eval = jax.random.split(jax.random.wrap_key_data(ts.key))
-        ts = ts.replace(key=_raw_key(key))
-        returns, lengths = evaluate(key_eval, ts.learner)
-        done_updates = upd["did_update"].sum()
-
-        def mean_over_updates(x: jax.Array) -> jax.Array:
-            return (x * upd["did_update"]).sum() / jnp.maximum(done_updates, 1.0)
-
-        train_episodes = stats[:, 1].sum()
-        metrics = {
-            "env_steps": ts.env_steps,
-            "updates": ts.updates,
-            "episodes": ts.episodes,
-            "epsilon": learner.epsilon(ts.learner),
-            "eval_return_mean": returns.mean(),
-            "eval_return_std": returns.std(),
-            "eval_length_mean": lengths.mean(),
-            "train_return_mean": stats[:, 0].sum() / jnp.maximum(train_episodes, 1.0),
-            "train_episodes": train_episodes.astype(jnp.int32),
-            "buffer_size": ts.buffer.size,
-            **{k: mean_over_updates(v) for k, v in upd.items() if k != "did_update"},
-        }
-        return ts, metrics
-
-    return Trainer(init=init, segment=segment, num_segments=cfg.num_segments)
+    trainer = make_marta_train(train_config, None, env, learner)
+    return Trainer(init=trainer.init, segment=trainer.segment, num_segments=trainer.num_segments)

@@ -6,6 +6,7 @@
 """
 
 # Importing an environment module registers its ids; one line per module.
+from marta.envs import critical as _critical  # noqa: F401
 from marta.envs import lbf as _lbf  # noqa: F401
 from marta.envs import matrix as _matrix  # noqa: F401
 from marta.envs import simple_tag as _simple_tag  # noqa: F401

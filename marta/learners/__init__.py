@@ -12,10 +12,11 @@ description); tests and the runner iterate over it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from marta.learners.config import ValueLearnerConfig
+from marta.learners.maddpg import MADDPGConfig, make_maddpg_learner
 from marta.learners.networks import MIXERS
 from marta.learners.replay import Episode, EpisodeBuffer
 from marta.learners.value import AgentCarry, Learner, LearnerState, make_value_learner
@@ -29,17 +30,21 @@ class LearnerEntry:
         config_cls: its config dataclass (defaults = the learner's defaults).
         mixer: key of `MIXERS` used by the value-decomposition learner.
         description: one line for listings.
+        build: ``build(config, env_spec) -> Learner`` for learners that are not the
+            value-decomposition learner (then `mixer` is unused).
     """
 
     config_cls: type
     mixer: str
     description: str = ""
+    build: Callable[..., Learner] | None = None
 
 
 LEARNERS: dict[str, LearnerEntry] = {
     "iql": LearnerEntry(ValueLearnerConfig, "none", "independent Q-learning (no mixer)"),
     "vdn": LearnerEntry(ValueLearnerConfig, "sum", "value decomposition networks (sum mixer)"),
     "qmix": LearnerEntry(ValueLearnerConfig, "qmix", "QMIX (monotonic hypernetwork mixer)"),
+    "maddpg": LearnerEntry(MADDPGConfig, "", "MADDPG (Gumbel-softmax actors)", make_maddpg_learner),
 }
 
 
@@ -62,6 +67,8 @@ def make_learner(name: str, config: Any, env_spec: Mapping[str, int]) -> Learner
         raise ValueError(
             f"learner {name!r} needs a {entry.config_cls.__name__}, got {type(config).__name__}"
         )
+    if entry.build is not None:
+        return entry.build(config, env_spec)
     return make_value_learner(config, env_spec, entry.mixer)
 
 
@@ -74,6 +81,7 @@ __all__ = [
     "Learner",
     "LearnerEntry",
     "LearnerState",
+    "MADDPGConfig",
     "ValueLearnerConfig",
     "make_learner",
 ]

@@ -1,0 +1,221 @@
+"""`marta train`: train a learner on an environment, all seeds in one compiled program.
+
+    marta train --env matrix-climbing --learner qmix --steps 200000 --seeds 3 --out runs/x \\
+        train.eval_interval=6400 learner.lr=3e-4
+    marta train --resume runs/x
+    marta train --env lbf-5x5-4p-1f --learner qmix --method marta --fault-policy worst_case \\
+        --fault-p 0.2 --cost 0.1 --budget 3 --steps 1000000 --seeds 3 --out runs/marta-qmix
+
+Configuration is layered: the learner's and trainer's defaults < ``--config FILE.yaml`` <
+the named flags < ``field=value`` overrides (a field set twice is an error). Everything is
+validated before anything is compiled; bad input gives one line on stderr and exit status 2.
+A run stopped by a non-finite metric exits with 1, one stopped by Ctrl-C with 130 (after
+saving a checkpoint). See docs/running.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from marta.cli import CliError
+
+#: named flags and the config field each one sets
+FLAG_FIELDS = {
+    "env_id": ("--env", "env_id"),
+    "learner_name": ("--learner", "learner_name"),
+    "steps": ("--steps", "train.total_env_steps"),
+    "seeds": ("--seeds", "num_seeds"),
+    "seed": ("--seed", "seed"),
+    "num_envs": ("--num-envs", "train.num_envs"),
+    "eval_interval": ("--eval-interval", "train.eval_interval"),
+    "eval_episodes": ("--eval-episodes", "train.eval_episodes"),
+}
+#: fault-injection flags (need --method or a marta section in --config)
+FAULT_FLAG_FIELDS = {
+    "method": ("--method", "marta.method"),
+    "fault_selection": ("--fault-selection", "marta.train_fault.selection"),
+    "fault_agent": ("--fault-agent", "marta.train_fault.agent"),
+    "fault_p": ("--fault-p", "marta.train_fault.p"),
+    "fault_policy": ("--fault-policy", "marta.train_fault.policy"),
+    "fault_duration": ("--fault-duration", "marta.train_fault.duration"),
+    "terminate_p": ("--terminate-p", "marta.train_fault.terminate_p"),
+    "budget": ("--budget", "marta.train_fault.budget"),
+    "cost": ("--cost", "marta.switcher.activation_cost"),
+    "adversary": ("--adversary", "marta.adversary_learner"),
+    "eval_fault_policy": ("--eval-fault-policy", "marta.eval_fault.policy"),
+    "eval_fault_p": ("--eval-fault-p", "marta.eval_fault.p"),
+}
+
+
+class _IntermixedParser(argparse.ArgumentParser):
+    """Accepts ``field=value`` overrides anywhere between the options.
+
+    Plain argparse binds a ``nargs="*"`` positional once, so overrides placed both before and
+    after an option would be "unrecognized"; ``parse_known_intermixed_args`` lifts that.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing:  # the intermixed parser calls back into this method
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a learner (seeds vmapped) and write a run directory",
+        description=(
+            "Train a learner on an environment; all seeds run as one compiled program.\n"
+            "Writes DIR/config.yaml, DIR/seed_<k>/metrics.jsonl, DIR/curves.png and\n"
+            "DIR/checkpoints/ (see docs/running.md). Exit status: 0 done, 1 non-finite\n"
+            "metric, 2 invalid input, 130 interrupted (resume with --resume DIR)."
+        ),
+        epilog="examples:\n  marta train --env matrix-climbing --learner qmix --steps 64000 "
+        "--seeds 3 --out runs/climb \\\n      train.eval_interval=6400 learner.lr=3e-4\n"
+        "  marta train --resume runs/climb",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--env", dest="env_id", metavar="ENV", help="environment id (marta envs)")
+    p.add_argument("--learner", dest="learner_name", metavar="NAME", help="iql, vdn or qmix")
+    p.add_argument("--steps", metavar="N", help="total environment steps per seed")
+    p.add_argument("--seeds", metavar="K", help="number of seeds (vmapped)")
+    p.add_argument("--seed", metavar="S", help="base seed (default 0)")
+    p.add_argument("--num-envs", metavar="E", help="parallel training environments")
+    p.add_argument("--eval-interval", metavar="I", help="env steps between evaluations")
+    p.add_argument("--eval-episodes", metavar="M", help="greedy episodes per evaluation")
+    p.add_argument("--out", metavar="DIR", help="run directory")
+    faults = p.add_argument_group(
+        "fault injection (docs/marta.md); without --method training has no faults"
+    )
+    faults.add_argument(
+        "--method",
+        choices=("baseline", "marta"),
+        help="baseline: random faults with probability --fault-p; marta: the switcher chooses",
+    )
+    faults.add_argument("--fault-selection", metavar="{simple,complex}", help="who may fail")
+    faults.add_argument("--fault-agent", metavar="I", help="simple selection: the faulty agent")
+    faults.add_argument("--fault-p", metavar="P", help="per-step fault onset probability")
+    faults.add_argument(
+        "--fault-policy", metavar="{uniform,worst_case,learned,stuck}", help="fault policy"
+    )
+    faults.add_argument(
+        "--fault-duration", metavar="{step,persistent}", help="how long a fault lasts"
+    )
+    faults.add_argument("--terminate-p", metavar="Q", help="persistent faults: end probability")
+    faults.add_argument("--budget", metavar="B", help="most activations per episode")
+    faults.add_argument("--cost", metavar="C", help="switcher activation cost c")
+    faults.add_argument("--adversary", metavar="NAME", help="adversary learner (policy learned)")
+    faults.add_argument("--eval-fault-policy", metavar="POLICY", help="evaluation fault policy")
+    faults.add_argument("--eval-fault-p", metavar="P", help="evaluation fault probability")
+    p.add_argument("--config", metavar="FILE", help="YAML config (full or partial)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        metavar="DIR",
+        help="continue the run in DIR (or --out) from its latest checkpoint",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="delete the results of a run already in --out"
+    )
+    p.add_argument(
+        "--tensorboard", action="store_true", help="also write DIR/events (needs tensorboardX)"
+    )
+    p.add_argument(
+        "--progress",
+        choices=("auto", "bar", "log", "none"),
+        default="auto",
+        help="progress display (auto: a bar on a terminal, log lines otherwise)",
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="field=value",
+        help="config overrides with dotted paths, e.g. learner.lr=3e-4 train.num_envs=8",
+    )
+    p.__class__ = _IntermixedParser  # subparsers are built by the top-level parser's class
+    p.set_defaults(func=run)
+
+
+def _fault_flag_implications(args: argparse.Namespace, base: dict) -> list[str]:
+    """Checks the fault flags' context; ``--budget`` also lets the switcher see the budget."""
+    fault_flags = [
+        flag
+        for dest, (flag, _) in FAULT_FLAG_FIELDS.items()
+        if dest != "method" and getattr(args, dest) is not None
+    ]
+    has_section = isinstance(base.get("marta"), dict) or any(
+        o.startswith("marta.") for o in args.overrides
+    )
+    if fault_flags and args.method is None and not has_section:
+        raise CliError(f"{fault_flags[0]} needs --method baseline or --method marta")
+    method = args.method or (base.get("marta") or {}).get("method", "marta")
+    explicit = any(o.startswith("marta.switcher.use_budget=") for o in args.overrides)
+    if args.budget is not None and method == "marta" and not explicit:
+        return ["marta.switcher.use_budget=true"]
+    return []
+
+
+def run(args: argparse.Namespace) -> int:
+    from marta.experiments.config import build_config, read_yaml
+    from marta.experiments.runner import NonFiniteMetricError, RunInterrupted, run_experiment
+
+    all_flags = {**FLAG_FIELDS, **FAULT_FLAG_FIELDS}
+    given = [flag for dest, (flag, _) in all_flags.items() if getattr(args, dest) is not None]
+    if args.resume is not None:
+        if given or args.config or args.overrides or args.force:
+            extra = given + (["--config"] if args.config else []) + (["--force"] * args.force)
+            extra += args.overrides[:1]
+            raise CliError(
+                "--resume continues a run with its saved config.yaml; drop " + ", ".join(extra)
+            )
+        out = args.resume if isinstance(args.resume, str) else args.out
+        if out is None:
+            raise CliError("--resume needs the run directory: --resume DIR")
+        if isinstance(args.resume, str) and args.out is not None and args.out != args.resume:
+            raise CliError(f"--resume {args.resume} and --out {args.out} name different runs")
+        config = None
+    else:
+        base = read_yaml(args.config) if args.config else {}
+        flags = [
+            f"{field}={getattr(args, dest)}"
+            for dest, (_, field) in all_flags.items()
+            if getattr(args, dest) is not None
+        ]
+        flags += _fault_flag_implications(args, base)
+        config = build_config(base, [*flags, *args.overrides])
+        out = args.out if args.out is not None else config.out_dir
+        if out is None:
+            raise CliError("missing --out DIR (the run directory)")
+    try:
+        root = run_experiment(
+            config,
+            out,
+            resume=args.resume is not None,
+            force=args.force,
+            tensorboard=args.tensorboard,
+            progress=args.progress,
+        )
+    except NonFiniteMetricError as err:
+        print(f"marta train: error: {err}", file=sys.stderr)
+        return 1
+    except RunInterrupted as err:
+        print(f"marta train: {err}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(
+            f"marta train: aborted; the last checkpoint in {out} is kept. Resume with: "
+            f"marta train --resume {out}",
+            file=sys.stderr,
+        )
+        return 130
+    extra = ", scorecard.json" if (root / "scorecard.json").exists() else ""
+    print(f"wrote {root}: config.yaml, seed_*/metrics.jsonl, curves.png, checkpoints/{extra}")
+    return 0
