@@ -50,6 +50,15 @@ class EnvState:
     episode_return: jax.Array
 
 
+#: the static sizes every environment (JAX or host) exposes as attributes
+SPEC_FIELDS = ("num_agents", "num_actions", "obs_dim", "state_dim", "max_steps")
+
+
+def env_spec(env: Any) -> dict[str, int]:
+    """The static sizes of an environment (anything with the `SPEC_FIELDS` attributes)."""
+    return {field: int(getattr(env, field)) for field in SPEC_FIELDS}
+
+
 class MultiAgentEnv(abc.ABC):
     """Base class of cooperative, team-reward multi-agent environments.
 
@@ -165,13 +174,7 @@ class MultiAgentEnv(abc.ABC):
     @property
     def spec(self) -> dict[str, int]:
         """Static sizes as a plain dict (used by learners and `marta envs`)."""
-        return {
-            "num_agents": self.num_agents,
-            "num_actions": self.num_actions,
-            "obs_dim": self.obs_dim,
-            "state_dim": self.state_dim,
-            "max_steps": self.max_steps,
-        }
+        return env_spec(self)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.spec.items())

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from marta.envs.base import env_spec
+
 AvailFn = Callable[[Any], np.ndarray]
 StateFn = Callable[[Any, np.ndarray], np.ndarray]
 
@@ -187,13 +189,8 @@ class HostEnv:
     # ------------------------------------------------------------------ contract
     @property
     def spec(self) -> dict[str, int]:
-        return {
-            "num_agents": self.num_agents,
-            "num_actions": self.num_actions,
-            "obs_dim": self.obs_dim,
-            "state_dim": self.state_dim,
-            "max_steps": self.max_steps,
-        }
+        """Static sizes, as `MultiAgentEnv.spec`."""
+        return env_spec(self)
 
     def reset(self, key: Any = None) -> tuple[np.ndarray, HostState]:
         """Starts an episode; `key` (a JAX key or an int) seeds the host env if given."""

@@ -56,6 +56,7 @@ from marta.learners.value import (
     LearnerState,
     agent_inputs,
     episode_ends,
+    masked_td_loss,
     td_targets,
 )
 
@@ -353,15 +354,7 @@ def make_maddpg_learner(config: MADDPGConfig, env_spec: Mapping[str, int]) -> Le
             next_q,
             config.gamma,
         )
-        mask = jnp.broadcast_to(batch.filled[..., None], q.shape).astype(jnp.float32)
-        td = (q - jax.lax.stop_gradient(targets)) * mask
-        count = jnp.maximum(mask.sum(), 1.0)
-        aux = {
-            "q_taken_mean": (q * mask).sum() / count,
-            "target_mean": (targets * mask).sum() / count,
-            "td_abs_mean": jnp.abs(td).sum() / count,
-        }
-        return jnp.sum(td**2) / count, aux
+        return masked_td_loss(q, targets, batch.filled)
 
     def actor_loss(actor_params: Any, critic_params: Any, batch: Episode, key: jax.Array):
         x = critic_x(batch.obs, batch.state)[:, :-1]

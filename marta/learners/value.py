@@ -176,6 +176,31 @@ def episode_ends(filled: jax.Array) -> jax.Array:
     return filled & ~next_filled
 
 
+def masked_td_loss(
+    q: jax.Array, targets: jax.Array, filled: jax.Array
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Mean squared TD error over the filled steps, \\(\\sum m (q - y)^2 / \\sum m\\).
+
+    Args:
+        q: f32[B, T] or f32[B, T, N] value of the taken action(s).
+        targets: same shape; treated as constants (no gradient flows into them).
+        filled: bool[B, T] padding mask of the episode batch.
+
+    Returns:
+        (loss, aux) with aux = {q_taken_mean, target_mean, td_abs_mean} over filled steps.
+    """
+    mask = jnp.broadcast_to(filled.reshape(filled.shape + (1,) * (q.ndim - 2)), q.shape)
+    mask = mask.astype(jnp.float32)
+    td = (q - jax.lax.stop_gradient(targets)) * mask
+    count = jnp.maximum(mask.sum(), 1.0)
+    aux = {
+        "q_taken_mean": (q * mask).sum() / count,
+        "target_mean": (targets * mask).sum() / count,
+        "td_abs_mean": jnp.abs(td).sum() / count,
+    }
+    return jnp.sum(td**2) / count, aux
+
+
 # ----------------------------------------------------------------------------- learner
 def agent_inputs(
     obs: jax.Array, last_action: jax.Array, num_actions: int, config: ValueLearnerConfig
@@ -330,15 +355,7 @@ def make_value_learner(
             config.gamma,
             config.td_lambda,
         )
-        mask = jnp.broadcast_to(batch.filled[..., None], q_mix.shape).astype(jnp.float32)
-        td = (q_mix - jax.lax.stop_gradient(targets)) * mask
-        count = jnp.maximum(mask.sum(), 1.0)
-        aux = {
-            "q_taken_mean": (q_mix * mask).sum() / count,
-            "target_mean": (targets * mask).sum() / count,
-            "td_abs_mean": jnp.abs(td).sum() / count,
-        }
-        return jnp.sum(td**2) / count, aux
+        return masked_td_loss(q_mix, targets, batch.filled)
 
     def update(
         key: jax.Array, state: LearnerState, batch: Episode
