@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -42,11 +43,9 @@ from marta.learners.replay import (
     EpisodeBuffer,
 )
 from marta.learners.value import AgentCarry, Learner, LearnerState
+from marta.validation import require
 
-
-def _check(cond: bool, field: str, allowed: str, value: object) -> None:
-    if not cond:
-        raise ValueError(f"TrainConfig.{field} must be {allowed}, got {value!r}")
+_check = partial(require, owner="TrainConfig")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

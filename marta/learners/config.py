@@ -10,16 +10,16 @@ docs/learners.md lists every value with its source and the deviations.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Literal
+
+from marta.validation import require
 
 TargetUpdate = Literal["hard", "polyak"]
 TARGET_UPDATES: tuple[str, ...] = ("hard", "polyak")
 
 
-def _check(cond: bool, field: str, allowed: str, value: object) -> None:
-    """Raises ValueError naming the field and its allowed values unless `cond`."""
-    if not cond:
-        raise ValueError(f"ValueLearnerConfig.{field} must be {allowed}, got {value!r}")
+_check = partial(require, owner="ValueLearnerConfig")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

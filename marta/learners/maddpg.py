@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Literal
 
 import flax.linen as nn
@@ -59,15 +60,13 @@ from marta.learners.value import (
     masked_td_loss,
     td_targets,
 )
+from marta.validation import require
 
 CriticInput = Literal["joint_obs", "state"]
 CRITIC_INPUTS: tuple[str, ...] = ("joint_obs", "state")
 
 
-def _check(cond: bool, field: str, allowed: str, value: object) -> None:
-    """Raises ValueError naming the field and its allowed values unless `cond`."""
-    if not cond:
-        raise ValueError(f"MADDPGConfig.{field} must be {allowed}, got {value!r}")
+_check = partial(require, owner="MADDPGConfig")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
