@@ -48,6 +48,31 @@ class Linear(nn.Module):
         return x @ kernel + bias
 
 
+def orthogonal(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Random orthogonal matrix without LAPACK (flax's default GRU recurrent initialiser).
+
+    Same distribution as ``nn.initializers.orthogonal()``: the Q factor, with a positive
+    diagonal of R, of a Gaussian matrix, computed by Gram-Schmidt with re-orthogonalisation
+    (CGS2) instead of ``jnp.linalg.qr``. jaxlib 0.10 runs batched LAPACK kernels on XLA's
+    intra-op pool, and a seed-vmapped initialisation with several concurrent QR calls
+    can deadlock there (all threads idle; found with MARTA-QMIX on LBF at 3 seeds, see
+    docs/marta.md), so compiled training programs must not contain LAPACK calls
+    (``tests/test_no_lapack.py`` checks it).
+    """
+    rows, cols = shape
+    tall = rows >= cols
+    a = jax.random.normal(key, (max(rows, cols), min(rows, cols)), jnp.float32)
+
+    def column(q: jax.Array, j: jax.Array) -> tuple[jax.Array, None]:
+        v = a[:, j]
+        v = v - q @ (q.T @ v)
+        v = v - q @ (q.T @ v)
+        return q.at[:, j].set(v / jnp.linalg.norm(v)), None
+
+    q, _ = jax.lax.scan(column, jnp.zeros_like(a), jnp.arange(a.shape[1]))
+    return (q if tall else q.T).astype(dtype)
+
+
 class AgentNetwork(nn.Module):
     """PyMARL recurrent agent: Dense(hidden) -> ReLU -> GRU(hidden) -> Dense(num_actions).
 
@@ -71,7 +96,9 @@ class AgentNetwork(nn.Module):
             (new hidden f32[..., hidden_dim], q f32[..., num_actions]).
         """
         x = nn.relu(Linear(self.hidden_dim, name="fc1")(inputs))
-        hidden, x = nn.GRUCell(features=self.hidden_dim, name="gru")(hidden, x)
+        hidden, x = nn.GRUCell(
+            features=self.hidden_dim, recurrent_kernel_init=orthogonal, name="gru"
+        )(hidden, x)
         return hidden, Linear(self.num_actions, name="q")(x)
 
 
