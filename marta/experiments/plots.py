@@ -12,6 +12,7 @@ The interval at each evaluation is Student's t interval of the mean over the n s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -97,27 +98,54 @@ def plot_curves(
     Returns:
         The image path, or None when there is nothing to draw yet.
     """
+    run_dir = Path(run_dir)
+    out = Path(out) if out is not None else run_dir / "curves.png"
+    return plot_runs({"mean": run_dir}, out, metric, title=_title(run_dir))
+
+
+def plot_runs(
+    runs: Mapping[str, str | Path],
+    out: str | Path,
+    metric: str = "eval_return_mean",
+    title: str = "",
+) -> Path | None:
+    """Draws `metric` of several runs on one axis: per run the mean and its 95% CI band.
+
+    Args:
+        runs: legend label -> run directory.
+        out: PNG path (written atomically).
+        metric: a key of the runs' metrics.jsonl.
+        title: figure title; the number of seeds is appended.
+
+    Returns:
+        The image path, or None when no run has an evaluation yet.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    run_dir = Path(run_dir)
-    steps, values = load_curves(run_dir, metric)
-    if steps.size == 0:
+    curves = {label: load_curves(run_dir, metric) for label, run_dir in runs.items()}
+    curves = {label: c for label, c in curves.items() if c[0].size}
+    if not curves:
         return None
-    mean, low, high = mean_ci(values)
     fig = Figure(figsize=(6.4, 4.0))
     fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.92)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(steps, mean, marker="." if steps.size < 30 else None, label="mean")
-    if values.shape[0] > 1:
-        ax.fill_between(steps, low, high, alpha=0.25, label="95% CI")
+    seeds = set()
+    for label, (steps, values) in curves.items():
+        mean, low, high = mean_ci(values)
+        (line,) = ax.plot(steps, mean, marker="." if steps.size < 30 else None, label=label)
+        if values.shape[0] > 1:
+            ax.fill_between(steps, low, high, alpha=0.25, color=line.get_color())
+        seeds.add(values.shape[0])
     ax.set_xlabel("environment steps")
     ax.set_ylabel(metric)
-    ax.set_title(f"{_title(run_dir)} ({values.shape[0]} seed{'s' * (values.shape[0] > 1)})")
+    n = "/".join(str(k) for k in sorted(seeds))
+    band = ", band: 95% CI" if max(seeds) > 1 else ""
+    ax.set_title(f"{title} ({n} seed{'s' * (max(seeds) > 1)}{band})")
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
-    out = Path(out) if out is not None else run_dir / "curves.png"
+    out = Path(out)
     atomic_write_with(out, lambda f: fig.savefig(f, format="png", dpi=100))
     return out
 

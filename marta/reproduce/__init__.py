@@ -1,0 +1,1 @@
+"""`marta reproduce` and `marta report`: the paper's experiments as presets, run and reported."""

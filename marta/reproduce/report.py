@@ -1,0 +1,280 @@
+"""`marta report OUT`: ``OUT/report.md`` and ``OUT/figures/*.png`` from the run directories.
+
+How to read this file: `write_report` loads everything under ``OUT``
+(`marta.reproduce.results.load_reproduction`), draws the figures
+(`marta.reproduce.figures.make_figures`), renders Markdown (`render_report`) and writes it
+atomically. The report has
+
+* a header: budget, marta version, total wall time (``reproduce.json``), run counts;
+* **Table 2** side by side with the paper (`marta.reproduce.paper`): for each ``table2``
+  preset a baseline and a MARTA row with final return and AUC (ours mean ± std, the paper's,
+  the difference), the gain of MARTA over the baseline (ours and the paper's), and 95%
+  bootstrap intervals over seeds (`marta.reproduce.metrics`);
+* **Runs**: every run of every preset with its status, seeds, env steps reached, final return,
+  AUC and wall time;
+* **Scorecard**: the final greedy team's return without faults and under uniform and
+  worst-case faults (``scorecard.json``);
+* **Figures**: relative links to the PNGs, or why a figure was skipped.
+
+Runs that are missing, running or failed appear as such; the report never waits for them, so
+it can be rebuilt at any time (it is also the last step of `marta reproduce`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from marta.experiments.io import atomic_write_text
+from marta.experiments.table import format_table
+from marta.reproduce import metrics
+from marta.reproduce.figures import FigureResult, make_figures
+from marta.reproduce.paper import PaperResult, paper_pair
+from marta.reproduce.results import PresetResult, Reproduction, RunResult, load_reproduction
+
+REPORT_FILE = "report.md"
+FIGURES_DIR = "figures"
+NONE = "—"
+SCORECARD_ROWS = ("no_fault", "uniform", "worst_case")
+
+
+def write_report(out_dir: Path) -> Path:
+    """Writes ``out_dir/report.md`` and ``out_dir/figures/*.png`` from the runs on disk.
+
+    Args:
+        out_dir: the ``--out`` directory of `marta reproduce`.
+
+    Returns:
+        The path of ``report.md``.
+
+    Raises:
+        ValueError: `out_dir` is not a directory or holds no ``<preset>/preset.yaml``.
+    """
+    out_dir = Path(out_dir)
+    reproduction = load_reproduction(out_dir)
+    figures = make_figures(reproduction, out_dir / FIGURES_DIR)
+    path = out_dir / REPORT_FILE
+    atomic_write_text(path, render_report(reproduction, figures))
+    return path
+
+
+def render_report(reproduction: Reproduction, figures: Sequence[FigureResult]) -> str:
+    """The Markdown text of the report (figure links relative to the output directory)."""
+    runs = [run for preset in reproduction.presets for run in preset.runs]
+    counts = {s: sum(r.status == s for r in runs) for s in ("done", "running", "failed", "missing")}
+    lines = [
+        "# MARTA reproduction report",
+        "",
+        f"Output directory `{reproduction.out_dir}`; budget `{reproduction.budget or '?'}`; "
+        f"marta {reproduction.marta_version or '?'}; total wall time "
+        f"{_duration(reproduction.wall_time_s)}.",
+        "",
+        f"Runs: {len(runs)} ({', '.join(f'{n} {s}' for s, n in counts.items() if n)}). "
+        "Built from the run directories on disk by `marta report`.",
+        "",
+        "**Metrics** (paper, Supplementary Material): *final return* = mean of a seed's last "
+        f"{metrics.FINAL_EVALUATIONS} evaluations, then mean ± std (population) over seeds; "
+        "*AUC* = trapezoid of the evaluation return over env steps (return × steps, from the "
+        "first to the last evaluation); *gain* = (MARTA − baseline) / |baseline| × 100. "
+        "*95% CI*: percentile bootstrap over seeds "
+        f"({metrics.NUM_RESAMPLES:,} resamples), which the paper does not report. The paper "
+        "used 3 seeds and about 1.2M–2.7M env steps per run: AUCs are comparable only at the "
+        "same number of env steps.",
+        "",
+    ]
+    table2 = [p for p in reproduction.presets if p.experiment == "table2"]
+    if table2:
+        final_rows, auc_rows, notes = _table2_rows(table2)
+        lines += ["## Table 2: final return", "", format_table(final_rows, markdown=True), ""]
+        lines += ["## Table 2: AUC", "", format_table(auc_rows, markdown=True), ""]
+        lines += [f"- {note}" for note in notes] + ([""] if notes else [])
+    lines += ["## Runs", "", format_table([_run_row(r) for r in runs], markdown=True), ""]
+    scorecards = [_scorecard_row(r) for r in runs if r.scorecard is not None]
+    if scorecards:
+        lines += [
+            "## Scorecard",
+            "",
+            "Return of the final greedy team (mean ± std over seeds) with no faults and under "
+            "uniform and worst-case faults at the evaluation p (`scorecard.json`).",
+            "",
+            format_table(scorecards, markdown=True),
+            "",
+        ]
+    lines += _figure_lines(figures, reproduction.out_dir)
+    problems = [f"- `{p.name}`: {p.error}" for p in reproduction.presets if p.error]
+    if problems:
+        lines += ["## Problems", "", *problems, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ------------------------------------------------------------------------------ Table 2
+def _table2_rows(presets: Sequence[PresetResult]) -> tuple[list[dict], list[dict], list[str]]:
+    """Rows of the final-return and AUC tables (baseline then MARTA per preset), and notes."""
+    final_rows, auc_rows, notes = [], [], []
+    for preset in presets:
+        row = preset.paper_row or {}
+        try:
+            paper = paper_pair(str(row.get("env")), str(row.get("base")))
+        except ValueError as err:
+            paper = (None, None)
+            notes.append(f"`{preset.name}`: {err}")
+        baseline, marta = (_run_by_method(preset, m) for m in ("baseline", "marta"))
+        env = row.get("env", preset.name)
+        base = str(row.get("base", "?")).upper()
+        for method, run, theirs, is_marta in (
+            (base, baseline, paper[0], False),
+            (f"MARTA-{base}", marta, paper[1], True),
+        ):
+            common = {
+                "env (preset)": f"{env} (`{preset.name}`)",
+                "method": method,
+                "status": _status(run),
+            }
+            seeds = {
+                "seeds": NONE if run is None else run.num_seeds,
+                "env steps": NONE if run is None else _steps(run),
+            }
+            for which, rows in (("final", final_rows), ("auc", auc_rows)):
+                compared = _compare(
+                    _values(run, which),
+                    _values(baseline, which) if is_marta else None,
+                    _paper_numbers(theirs, which),
+                )
+                rows.append({**common, **(seeds if which == "final" else {}), **compared})
+    return final_rows, auc_rows, notes
+
+
+def _compare(
+    ours: np.ndarray,
+    baseline: np.ndarray | None,
+    theirs: tuple[float, float, float | None] | None,
+) -> dict[str, str]:
+    """Ours vs the paper's mean ± std, their difference, gains (MARTA rows) and 95% CIs."""
+    mean, std = metrics.mean_std(ours)
+    has_ours = ours.size > 0
+    cells = {
+        "ours (μ ± σ)": _pm(mean, std) if has_ours else NONE,
+        "ours 95% CI": _ci(metrics.bootstrap_ci(ours)) if has_ours else NONE,
+        "paper (μ ± σ)": NONE if theirs is None else _pm(theirs[0], theirs[1]),
+        "ours − paper": _num(mean - theirs[0]) if has_ours and theirs is not None else NONE,
+        "gain % ours": NONE,
+        "gain 95% CI": NONE,
+        "gain % paper": NONE,
+    }
+    if baseline is not None:
+        if has_ours and baseline.size:
+            gain = metrics.gain_pct(mean, metrics.mean_std(baseline)[0])
+            cells["gain % ours"] = _pct(gain)
+            cells["gain 95% CI"] = _ci(metrics.bootstrap_gain_ci(ours, baseline), pct=True)
+        if theirs is not None and theirs[2] is not None:
+            cells["gain % paper"] = _pct(theirs[2])
+    return cells
+
+
+def _paper_numbers(
+    theirs: PaperResult | None, which: str
+) -> tuple[float, float, float | None] | None:
+    """(mean, std, gain %) of a paper row's final return or AUC."""
+    if theirs is None:
+        return None
+    if which == "final":
+        return theirs.final_return_mean, theirs.final_return_std, theirs.final_gain_pct
+    return theirs.auc_mean, theirs.auc_std, theirs.auc_gain_pct
+
+
+def _values(run: RunResult | None, which: str) -> np.ndarray:
+    if run is None:
+        return np.zeros(0)
+    return run.final_returns if which == "final" else run.aucs
+
+
+def _run_by_method(preset: PresetResult, method: str) -> RunResult | None:
+    return next((r for r in preset.runs if r.method == method), None)
+
+
+# ------------------------------------------------------------------------------ other tables
+def _run_row(run: RunResult) -> dict[str, str]:
+    final, aucs = run.final_returns, run.aucs
+    return {
+        "preset": f"`{run.preset}`",
+        "run": run.name,
+        "tags": _escape(", ".join(f"{k}={v}" for k, v in run.tags.items())),
+        "status": run.status,
+        "seeds": f"{run.num_seeds}/{_or_none(run.target_seeds)}",
+        "env steps": _steps(run),
+        "final return (μ ± σ)": _pm(*metrics.mean_std(final)) if final.size else NONE,
+        "95% CI": _ci(metrics.bootstrap_ci(final)) if final.size else NONE,
+        "AUC (μ ± σ)": _pm(*metrics.mean_std(aucs)) if aucs.size else NONE,
+        "wall time": _duration(run.wall_time_s),
+        "note": _escape(run.note) or NONE,
+    }
+
+
+def _scorecard_row(run: RunResult) -> dict[str, str]:
+    returns = (run.scorecard or {}).get("returns") or {}
+    row = {"preset": f"`{run.preset}`", "run": run.name, "method": run.method}
+    for name in SCORECARD_ROWS:
+        cell = returns.get(name) or {}
+        row[name] = _pm(cell["mean"], cell["std"]) if {"mean", "std"} <= set(cell) else NONE
+    row["fault p"] = _or_none((run.scorecard or {}).get("fault_p"))
+    return row
+
+
+def _figure_lines(figures: Sequence[FigureResult], out_dir: Path) -> list[str]:
+    if not figures:
+        return []
+    lines = ["## Figures", ""]
+    for figure in figures:
+        lines += [f"### {figure.caption}", ""]
+        if figure.path is None:
+            lines += [f"*Not drawn: {figure.note}.*", ""]
+        else:
+            lines += [f"![{figure.caption}]({figure.path.relative_to(out_dir).as_posix()})", ""]
+    return lines
+
+
+# ------------------------------------------------------------------------------ formatting
+def _status(run: RunResult | None) -> str:
+    return "missing (not in preset)" if run is None else run.status
+
+
+def _steps(run: RunResult) -> str:
+    return f"{run.env_steps:,}/{_or_none(run.target_env_steps, '{:,}')}"
+
+
+def _num(value: float) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    magnitude = abs(value)
+    return f"{value:.3g}" if magnitude >= 1e5 or 0 < magnitude < 1e-3 else f"{value:.4g}"
+
+
+def _pm(mean: float, std: float) -> str:
+    return f"{_num(mean)} ± {_num(std)}"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:+.1f}"
+
+
+def _ci(bounds: tuple[float, float], pct: bool = False) -> str:
+    fmt = _pct if pct else _num
+    return f"[{fmt(bounds[0])}, {fmt(bounds[1])}]"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return NONE
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _or_none(value: object, fmt: str = "{}") -> str:
+    return NONE if value is None else fmt.format(value)
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

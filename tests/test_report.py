@@ -1,0 +1,304 @@
+"""`marta report`: report.md and figures from synthetic reproduce directories.
+
+Each test writes run directories by hand in the layout of `marta reproduce` (preset.yaml,
+config.yaml, seed_<k>/metrics.jsonl, a real checkpoint, scorecard.json) with known curves, and
+checks the report's numbers against hand computations. No training happens.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from marta.cli import main
+from marta.experiments.checkpoint import save_checkpoint
+from marta.experiments.io import append_jsonl
+from marta.reproduce.report import write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+EVAL_INTERVAL = 1_000
+SEGMENTS = 10
+
+
+# ------------------------------------------------------------------------------ builders
+def write_run(
+    run_dir: Path,
+    curves: np.ndarray,
+    *,
+    segments: int = SEGMENTS,
+    extra: dict[str, np.ndarray] | None = None,
+    scorecard: bool = True,
+    activation_map: dict | None = None,
+) -> None:
+    """A run directory whose seed k logged ``curves[k]`` as eval_return_mean.
+
+    Args:
+        curves: f[num_seeds, T] evaluation returns; T < `segments` leaves the run unfinished.
+        extra: more metrics, name -> f[num_seeds, T].
+    """
+    num_seeds, length = curves.shape
+    config = {
+        "env_id": "lbf-5x5-4p-1f",
+        "learner_name": "qmix",
+        "num_seeds": num_seeds,
+        "train": {"total_env_steps": segments * EVAL_INTERVAL, "eval_interval": EVAL_INTERVAL},
+        "marta": {"method": "marta"},
+    }
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    for k in range(num_seeds):
+        (run_dir / f"seed_{k}").mkdir()
+        records = [
+            {
+                "segment": t + 1,
+                "env_steps": (t + 1) * EVAL_INTERVAL,
+                "eval_return_mean": float(curves[k, t]),
+                "wall_time_s": 2.0,
+                **{name: float(v[k, t]) for name, v in (extra or {}).items()},
+            }
+            for t in range(length)
+        ]
+        append_jsonl(run_dir / f"seed_{k}" / "metrics.jsonl", records)
+    save_checkpoint(
+        run_dir / "checkpoints",
+        {"counter": np.zeros(num_seeds)},
+        segments_done=length,
+        config=config,
+        env_steps=length * EVAL_INTERVAL,
+    )
+    if scorecard and length == segments:
+        final = curves[:, -1]
+        row = {"per_seed": final.tolist(), "mean": final.mean(), "std": final.std()}
+        (run_dir / "scorecard.json").write_text(
+            json.dumps({"method": "marta", "fault_p": 0.2, "returns": {"no_fault": row}})
+        )
+    if activation_map is not None:
+        (run_dir / "activation_map.json").write_text(json.dumps(activation_map))
+
+
+def write_preset(out: Path, name: str, experiment: str, runs: list[dict], **extra) -> Path:
+    preset_dir = out / name
+    preset_dir.mkdir(parents=True)
+    preset = {"name": name, "experiment": experiment, "description": name, "runs": runs, **extra}
+    (preset_dir / "preset.yaml").write_text(yaml.safe_dump(preset))
+    return preset_dir
+
+
+def seeds(curve: np.ndarray, num_seeds: int = 3, offset: float = 0.01) -> np.ndarray:
+    """Seed k's curve is `curve` + k * offset."""
+    return np.stack([curve + k * offset for k in range(num_seeds)])
+
+
+STEPS = EVAL_INTERVAL * np.arange(1, SEGMENTS + 1, dtype=float)
+BASELINE = seeds(np.full(SEGMENTS, 0.5))  # constant 0.50, 0.51, 0.52
+MARTA = seeds(0.1 + STEPS / 10_000)  # linear 0.2 .. 1.1, plus 0.01 k
+
+
+def sweep_runs(tag: str, values: list, methods=("baseline", "marta")) -> list[dict]:
+    return [
+        {"name": f"{m}-{tag}-{v}", "tags": {"method": m, tag: v}} for m in methods for v in values
+    ]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reproduce")
+    (out / "reproduce.json").write_text(
+        json.dumps(
+            {
+                "budget": "smoke",
+                "presets": ["table2-lbf-qmix", "table2-tj-vdn"],
+                "marta_version": "0.1.0",
+                "wall_time_s": 3723.0,
+                "runs": {"table2-tj-vdn/marta": {"status": "pending"}},
+            }
+        )
+    )
+    two_runs = [
+        {"name": "baseline", "tags": {"method": "baseline"}},
+        {"name": "marta", "tags": {"method": "marta"}},
+    ]
+    lbf = write_preset(
+        out, "table2-lbf-qmix", "table2", two_runs, paper_row={"env": "lbf_5x5_1f", "base": "qmix"}
+    )
+    write_run(lbf / "baseline", BASELINE)
+    write_run(lbf / "marta", MARTA)
+    # a preset still running: baseline half done, MARTA not started
+    tj = write_preset(
+        out,
+        "table2-tj-vdn",
+        "table2",
+        two_runs,
+        paper_row={"env": "traffic_junction", "base": "vdn"},
+    )
+    write_run(tj / "baseline", seeds(np.linspace(-90, -40, 4)))
+
+    activations = {"activations_per_episode": seeds(np.full(SEGMENTS, 3.0))}
+    sweeps = {
+        "cost_sweep": ("cost", [0.0, 0.5]),
+        "p_sweep": ("p", [0.1, 0.4]),
+        "team_size": ("n_agents", [2, 4]),
+        "budget_sweep": ("budget", [1, 3]),
+    }
+    for experiment, (tag, values) in sweeps.items():
+        runs = sweep_runs(tag, values)
+        preset = write_preset(out, f"{experiment}-x", experiment, runs)
+        for i, run in enumerate(runs):
+            write_run(preset / run["name"], BASELINE + i, extra=activations)
+    case_runs = [{"name": f"case{c}", "tags": {"method": "marta", "case": c}} for c in (1, 2)]
+    preset = write_preset(out, "case-tj", "case", case_runs)
+    for run in case_runs:
+        write_run(preset / run["name"], MARTA)
+    heat_runs = [{"name": "marta", "tags": {"method": "marta"}}]
+    preset = write_preset(out, "heatmap-tj", "heatmap", heat_runs)
+    grid = np.zeros((6, 6))
+    grid[2:4, :] = grid[:, 2:4] = 10  # a junction: two crossing roads
+    write_run(
+        preset / "marta",
+        MARTA,
+        activation_map={"shape": [6, 6], "counts": (grid * 0.3).tolist(), "visits": grid.tolist()},
+    )
+    write_report(out)
+    return out
+
+
+def table(text: str, title: str) -> list[dict[str, str]]:
+    """The rows of the Markdown table under heading `title`, as dicts of cell text."""
+    lines = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0].splitlines()
+    rows = [line for line in lines if line.startswith("|")]
+    cells = [[c.strip() for c in row.strip("|").split(" | ")] for row in rows]
+    return [dict(zip(cells[0], r, strict=True)) for r in cells[2:]]
+
+
+def pm(cell: str) -> tuple[float, float]:
+    mean, std = cell.split(" ± ")
+    return float(mean), float(std)
+
+
+def row(rows: list[dict], preset: str, method: str) -> dict[str, str]:
+    (found,) = [r for r in rows if f"`{preset}`" in r["env (preset)"] and r["method"] == method]
+    return found
+
+
+# ------------------------------------------------------------------------------ tests
+def test_table2_final_return_matches_hand_computation_and_the_paper(out):
+    text = (out / "report.md").read_text()
+    rows = table(text, "Table 2: final return")
+    base, marta = row(rows, "table2-lbf-qmix", "QMIX"), row(rows, "table2-lbf-qmix", "MARTA-QMIX")
+    # baseline: constant curves 0.50, 0.51, 0.52 -> final 0.51 ± std of those
+    assert pm(base["ours (μ ± σ)"]) == pytest.approx((0.51, np.std([0.5, 0.51, 0.52])), rel=1e-3)
+    # MARTA: y = 0.1 + x/1e4 at x = 1e3..1e4; last five evaluations x = 6e3..1e4 -> mean 0.9
+    assert pm(marta["ours (μ ± σ)"])[0] == pytest.approx(0.91, rel=1e-3)
+    # the paper's Table 2 row for lbf_5x5_1f / qmix, and the difference to it
+    assert base["paper (μ ± σ)"] == "0.65 ± 0.279"
+    assert marta["paper (μ ± σ)"] == "0.94 ± 0.043"
+    assert float(base["ours − paper"]) == pytest.approx(0.51 - 0.65, rel=1e-3)
+    assert float(marta["gain % ours"]) == pytest.approx((0.91 - 0.51) / 0.51 * 100, abs=0.05)
+    assert float(marta["gain % paper"]) == pytest.approx(44.6)
+    assert base["gain % ours"] == "—"
+    low, high = (float(v) for v in marta["ours 95% CI"].strip("[]").split(", "))
+    assert 0.90 <= low < 0.91 < high <= 0.92  # within the seeds' range, around the mean
+    assert base["seeds"] == "3" and base["env steps"] == "10,000/10,000"
+
+
+def test_table2_auc_is_the_trapezoid_over_env_steps(out):
+    rows = table((out / "report.md").read_text(), "Table 2: AUC")
+    base, marta = row(rows, "table2-lbf-qmix", "QMIX"), row(rows, "table2-lbf-qmix", "MARTA-QMIX")
+    span = STEPS[-1] - STEPS[0]
+    assert pm(base["ours (μ ± σ)"])[0] == pytest.approx(0.51 * span, rel=1e-3)
+    # integral of 0.1 + x/1e4 from 1e3 to 1e4 is 900 + 4950; seeds add 0.01 k * 9000
+    assert pm(marta["ours (μ ± σ)"])[0] == pytest.approx(5850 + 0.01 * span, rel=1e-3)
+    assert base["paper (μ ± σ)"] == "1.97e+06 ± 1.89e+06"
+    assert float(marta["gain % paper"]) == pytest.approx(23.9)
+    assert float(marta["gain % ours"]) == pytest.approx(
+        (5940 - 0.51 * span) / (0.51 * span) * 100, abs=0.05
+    )
+
+
+def test_missing_and_running_runs_are_reported_as_such(out):
+    text = (out / "report.md").read_text()
+    rows = table(text, "Table 2: final return")
+    base, marta = row(rows, "table2-tj-vdn", "VDN"), row(rows, "table2-tj-vdn", "MARTA-VDN")
+    assert base["status"] == "running" and base["env steps"] == "4,000/10,000"
+    assert marta["status"] == "missing" and marta["ours (μ ± σ)"] == "—"
+    assert marta["paper (μ ± σ)"] == "-24.9 ± 0.8"  # the paper's side is still shown
+    runs = table(text, "Runs")
+    (tj_marta,) = [r for r in runs if r["preset"] == "`table2-tj-vdn`" and r["run"] == "marta"]
+    assert tj_marta["status"] == "missing"
+    (tj_base,) = [r for r in runs if r["preset"] == "`table2-tj-vdn`" and r["run"] == "baseline"]
+    assert "4/10 segments" in tj_base["note"]
+    assert "7 running" not in text and "1 missing" in text and "1 running" in text
+
+
+def test_header_scorecard_and_wall_time(out):
+    text = (out / "report.md").read_text()
+    assert "budget `smoke`" in text and "total wall time 1h 02m 03s" in text
+    runs = table(text, "Runs")
+    (lbf_base,) = [r for r in runs if r["preset"] == "`table2-lbf-qmix`" and r["run"] == "baseline"]
+    assert lbf_base["wall time"] == "0m 20s"  # 10 segments x 2 s
+    assert lbf_base["seeds"] == "3/3"
+    cards = table(text, "Scorecard")
+    (card,) = [r for r in cards if r["preset"] == "`table2-lbf-qmix`" and r["run"] == "marta"]
+    assert pm(card["no_fault"])[0] == pytest.approx(MARTA[:, -1].mean(), rel=1e-3)
+    assert card["fault p"] == "0.2"
+
+
+def test_every_experiment_has_a_png_linked_relative_to_the_report(out):
+    text = (out / "report.md").read_text()
+    expected = [
+        "fig1-table2-lbf-qmix",
+        "fig1-table2-tj-vdn",
+        "fig2a-cost_sweep-x",
+        "fig2b-case-tj",
+        "fig3-p_sweep-x",
+        "fig4-heatmap-tj",
+        "fig5-team_size-x",
+        "budget-budget_sweep-x",
+    ]
+    for name in expected:
+        path = out / "figures" / f"{name}.png"
+        assert path.read_bytes()[:8] == PNG_MAGIC, name
+        assert f"](figures/{name}.png)" in text
+    assert sorted(p.stem for p in (out / "figures").iterdir()) == sorted(expected)
+
+
+def test_absent_heatmap_is_skipped_with_a_note(tmp_path):
+    preset = write_preset(tmp_path, "heatmap-tj", "heatmap", [{"name": "marta", "tags": {}}])
+    write_run(preset / "marta", MARTA)
+    text = write_report(tmp_path).read_text()
+    assert "Not drawn: no run has activation_map.json" in text
+    assert not (tmp_path / "figures" / "fig4-heatmap-tj.png").exists()
+
+
+def test_report_survives_unreadable_files(tmp_path):
+    two_runs = [
+        {"name": "baseline", "tags": {"method": "baseline"}},
+        {"name": "marta", "tags": {"method": "marta"}},
+    ]
+    preset = write_preset(
+        tmp_path, "table2-x", "table2", two_runs, paper_row={"env": "nowhere", "base": "qmix"}
+    )
+    write_run(preset / "baseline", BASELINE)
+    (preset / "baseline" / "seed_1" / "metrics.jsonl").write_text("{not json\n")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "preset.yaml").write_text("runs: [unclosed\n")
+    text = write_report(tmp_path).read_text()
+    assert "is not in the paper's Table 2" in text  # unknown paper_row: a note, no crash
+    assert "not valid JSON" in text  # the torn metrics file is named in the run's note
+    assert "## Problems" in text and "invalid YAML" in text
+
+
+def test_cli_report(out, capsys):
+    assert main(["report", str(out)]) == 0
+    assert f"wrote {out / 'report.md'}" in capsys.readouterr().out
+
+
+def test_cli_report_refuses_a_directory_without_presets(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "holds no <preset>/preset.yaml" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
