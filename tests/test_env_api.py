@@ -17,9 +17,29 @@ def env(request) -> MultiAgentEnv:
 
 
 def test_static_sizes_are_positive_ints(env):
-    for name, value in env.spec.items():
+    spec = env.spec
+    assert 0 < spec.pop("state_scale") <= 1
+    for name, value in spec.items():
         assert isinstance(value, int) and value > 0, name
     assert env.name in marta.envs.ENVS
+
+
+def test_state_scale_makes_the_global_state_order_one(env):
+    """QMIX's hypernetworks need O(1) state inputs (docs/learners.md); bounded states are
+    scaled into [-1, 1], MPE positions are unbounded but O(1) already."""
+    def step(carry, key):
+        state = carry
+        avail = env.avail_actions(state)
+        actions = marta.envs.random_policy(key, None, avail)
+        _, state, _, _, _ = env.step(key, state, actions)
+        return state, jnp.abs(env.global_state(state)).max()
+
+    def episode(key):
+        _, state = env.reset(key)
+        return jax.lax.scan(step, state, jax.random.split(key, env.max_steps))[1].max()
+
+    biggest = jax.jit(jax.vmap(episode))(jax.random.split(jax.random.key(1), 16)).max()
+    assert 0.25 <= float(biggest) * env.state_scale <= 2.0
 
 
 def test_reset_and_step_shapes(env):

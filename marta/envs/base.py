@@ -54,9 +54,12 @@ class EnvState:
 SPEC_FIELDS = ("num_agents", "num_actions", "obs_dim", "state_dim", "max_steps")
 
 
-def env_spec(env: Any) -> dict[str, int]:
-    """The static sizes of an environment (anything with the `SPEC_FIELDS` attributes)."""
-    return {field: int(getattr(env, field)) for field in SPEC_FIELDS}
+def env_spec(env: Any) -> dict[str, Any]:
+    """The static sizes of an environment (anything with the `SPEC_FIELDS` attributes) and its
+    recommended ``state_scale`` (1.0 when it has none)."""
+    spec: dict[str, Any] = {field: int(getattr(env, field)) for field in SPEC_FIELDS}
+    spec["state_scale"] = float(getattr(env, "state_scale", 1.0))
+    return spec
 
 
 class MultiAgentEnv(abc.ABC):
@@ -73,6 +76,10 @@ class MultiAgentEnv(abc.ABC):
     obs_dim: int
     state_dim: int
     max_steps: int
+    #: recommended multiplier of the global state for learners that condition on it (QMIX's
+    #: hypernetworks, a state critic): 1 / the state's largest magnitude, 1.0 when the state
+    #: is already in [-1, 1] (docs/learners.md, "Tuning on lbf-5x5-4p-1f")
+    state_scale: float = 1.0
 
     # ----------------------------------------------------------------- to implement
     @abc.abstractmethod

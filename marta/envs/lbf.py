@@ -213,6 +213,11 @@ class LevelBasedForaging(MultiAgentEnv):
         self.player_obs_len = 3 if cfg.observe_agent_levels else 2
         self.obs_dim = 3 * cfg.num_food + self.player_obs_len * cfg.num_players
         self.state_dim = 3 * cfg.num_food + 3 * cfg.num_players + 1
+        # the global state holds raw coordinates (< grid_size) and levels: scale it to [-1, 1]
+        top_food = cfg.max_food_level or (
+            (cfg.num_players if cfg.force_coop else min(3, cfg.num_players)) * cfg.max_player_level
+        )
+        self.state_scale = 1.0 / max(cfg.grid_size - 1, cfg.max_player_level, top_food)
         self.max_steps = cfg.max_steps
         self._cells = _interior_cells(cfg.grid_size)
         # sight reaches every cell from every cell (so everything is seen, unshifted)

@@ -10,8 +10,9 @@ docs/learners.md lists every value with its source and the deviations.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from marta.validation import require
 
@@ -68,9 +69,10 @@ class ValueLearnerConfig:
     """constant multiplier applied to rewards in the TD target"""
     obs_scale: float = 1.0
     """constant multiplier of the agents' observations (input scaling)"""
-    state_scale: float = 1.0
-    """constant multiplier of the global state fed to the mixer; keep the QMIX hypernetwork
-    inputs O(1) (LBF: 1/6, see docs/learners.md)"""
+    state_scale: float | None = None
+    """constant multiplier of the global state fed to the mixer, to keep the QMIX
+    hypernetwork inputs O(1); None = the environment's ``state_scale`` (``env.spec``: 1/6
+    on lbf-5x5-4p-1f, 1 where the state is already normalised; docs/learners.md)"""
     obs_agent_id: bool = True
     """append the agent-id one-hot to each agent's observation"""
     obs_last_action: bool = True
@@ -114,6 +116,23 @@ class ValueLearnerConfig:
             value = getattr(self, name)
             _check(value >= 1, name, ">= 1", value)
         _check(0.0 <= self.td_lambda <= 1.0, "td_lambda", "in [0, 1]", self.td_lambda)
-        for name in ("reward_scale", "obs_scale", "state_scale"):
+        for name in ("reward_scale", "obs_scale"):
             value = getattr(self, name)
             _check(value > 0, name, "> 0", value)
+        _check(
+            self.state_scale is None or self.state_scale > 0,
+            "state_scale",
+            "> 0 or None",
+            self.state_scale,
+        )
+
+
+def resolve_state_scale(state_scale: float | None, env_spec: Mapping[str, Any]) -> float:
+    """The learner's ``state_scale``, or the environment's recommendation when it is None.
+
+    Environments whose global state is not in [-1, 1] set ``state_scale`` (``env.spec``) to
+    1 / its largest magnitude (`marta.envs.base.MultiAgentEnv.state_scale`).
+    """
+    if state_scale is not None:
+        return float(state_scale)
+    return float(env_spec.get("state_scale", 1.0))

@@ -48,6 +48,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from marta.learners.config import resolve_state_scale
 from marta.learners.networks import Linear
 from marta.learners.replay import Episode
 from marta.learners.value import (
@@ -105,8 +106,9 @@ class MADDPGConfig:
     """constant multiplier applied to rewards in the critic target"""
     obs_scale: float = 1.0
     """constant multiplier of the observations (actor input and joint-observation critic)"""
-    state_scale: float = 1.0
-    """constant multiplier of the global state fed to the critic (critic_input='state')"""
+    state_scale: float | None = None
+    """constant multiplier of the global state fed to the critic (critic_input='state');
+    None = the environment's ``state_scale`` (``env.spec``)"""
     obs_agent_id: bool = True
     """append the agent-id one-hot to the actor's and the critic's input (maddpg.yaml True)"""
     obs_last_action: bool = False
@@ -134,9 +136,15 @@ class MADDPGConfig:
             f"one of {CRITIC_INPUTS}",
             self.critic_input,
         )
-        for name in ("reward_scale", "obs_scale", "state_scale"):
+        for name in ("reward_scale", "obs_scale"):
             value = getattr(self, name)
             _check(value > 0, name, "> 0", value)
+        _check(
+            self.state_scale is None or self.state_scale > 0,
+            "state_scale",
+            "> 0 or None",
+            self.state_scale,
+        )
 
 
 # ----------------------------------------------------------------------------- math
@@ -233,6 +241,7 @@ def make_maddpg_learner(config: MADDPGConfig, env_spec: Mapping[str, int]) -> Le
         the `Learner`.
     """
     spec = {k: int(env_spec[k]) for k in ("num_agents", "num_actions", "obs_dim", "state_dim")}
+    state_scale = resolve_state_scale(config.state_scale, env_spec)
     n, num_actions = spec["num_agents"], spec["num_actions"]
     actor = MLP(hidden_dim=config.hidden_dim, out_dim=num_actions)
     critic = MLP(hidden_dim=config.hidden_dim, out_dim=1)
@@ -246,7 +255,7 @@ def make_maddpg_learner(config: MADDPGConfig, env_spec: Mapping[str, int]) -> Le
         """Centralised input f32[..., X] from obs f32[..., N, obs_dim], state f32[..., S]."""
         if critic_on_obs:
             return (obs * config.obs_scale).reshape(*obs.shape[:-2], -1)
-        return state * config.state_scale
+        return state * state_scale
 
     def critic_features(x: jax.Array, joint: jax.Array) -> jax.Array:
         """Critic input f32[..., N, X (+ N) + N*A]: x ++ agent id ++ joint action, per agent."""

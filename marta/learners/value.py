@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from marta.learners.config import ValueLearnerConfig
+from marta.learners.config import ValueLearnerConfig, resolve_state_scale
 from marta.learners.networks import MIXERS, AgentNetwork
 from marta.learners.replay import Episode
 
@@ -250,6 +250,7 @@ def make_value_learner(
     if mixer not in MIXERS:
         raise ValueError(f"mixer must be one of {sorted(MIXERS)}, got {mixer!r}")
     spec = {k: int(env_spec[k]) for k in ("num_agents", "num_actions", "obs_dim", "state_dim")}
+    state_scale = resolve_state_scale(config.state_scale, env_spec)
     n, num_actions = spec["num_agents"], spec["num_actions"]
     agent = AgentNetwork(hidden_dim=config.hidden_dim, num_actions=num_actions)
     mixer_kwargs = (
@@ -344,7 +345,7 @@ def make_value_learner(
         next_i = target_agent_values(
             jax.lax.stop_gradient(q[:, 1:]), q_target[:, 1:], batch.avail[:, 1:], config.double_q
         )
-        state = batch.state * config.state_scale
+        state = batch.state * state_scale
         q_mix = mix.apply(params["mixer"], q_taken, state[:, :-1])
         next_mix = mix.apply(target_params["mixer"], next_i, state[:, 1:])
         targets = td_targets(
