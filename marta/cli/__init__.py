@@ -8,7 +8,7 @@ import importlib
 import sys
 
 #: command modules, in the order `marta --help` lists them
-COMMANDS = ["envs", "demo", "bench", "solve", "train", "report"]
+COMMANDS = ["envs", "demo", "bench", "solve", "train", "report", "eval"]
 
 
 class CliError(Exception):

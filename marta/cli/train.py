@@ -16,6 +16,7 @@ saving a checkpoint). See docs/running.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from marta.cli import CliError
@@ -31,21 +32,71 @@ FLAG_FIELDS = {
     "eval_interval": ("--eval-interval", "train.eval_interval"),
     "eval_episodes": ("--eval-episodes", "train.eval_episodes"),
 }
-#: fault-injection flags (need --method or a marta section in --config)
+
+
+@dataclasses.dataclass(frozen=True)
+class FaultFlag:
+    """A fault-injection option shared by `marta train` and `marta eval`.
+
+    Attributes:
+        flag: the option, e.g. ``--fault-p``.
+        field: the `MartaConfig` field it sets, dotted (``train_fault.p``); the
+            ``train_fault.`` ones are `FaultConfig` fields (see `FAULT_CONFIG_FLAGS`).
+        metavar: shown in ``--help``.
+        help: one line for ``--help``.
+    """
+
+    flag: str
+    field: str
+    metavar: str
+    help: str
+
+
+#: fault-injection options by argparse dest (``--method`` is train's own: it has choices)
+FAULT_FLAGS = {
+    "fault_selection": FaultFlag(
+        "--fault-selection", "train_fault.selection", "{simple,complex}", "who may fail"
+    ),
+    "fault_agent": FaultFlag(
+        "--fault-agent", "train_fault.agent", "I", "simple selection: the faulty agent"
+    ),
+    "fault_p": FaultFlag("--fault-p", "train_fault.p", "P", "per-step fault onset probability"),
+    "fault_policy": FaultFlag(
+        "--fault-policy", "train_fault.policy", "{uniform,worst_case,learned,stuck}", "fault policy"
+    ),
+    "fault_duration": FaultFlag(
+        "--fault-duration", "train_fault.duration", "{step,persistent}", "how long a fault lasts"
+    ),
+    "terminate_p": FaultFlag(
+        "--terminate-p", "train_fault.terminate_p", "Q", "persistent faults: end probability"
+    ),
+    "budget": FaultFlag("--budget", "train_fault.budget", "B", "most activations per episode"),
+    "cost": FaultFlag("--cost", "switcher.activation_cost", "C", "switcher activation cost c"),
+    "adversary": FaultFlag(
+        "--adversary", "adversary_learner", "NAME", "adversary learner (policy learned)"
+    ),
+    "eval_fault_policy": FaultFlag(
+        "--eval-fault-policy", "eval_fault.policy", "POLICY", "evaluation fault policy"
+    ),
+    "eval_fault_p": FaultFlag(
+        "--eval-fault-p", "eval_fault.p", "P", "evaluation fault probability"
+    ),
+}
+#: the options that set one `FaultConfig` field each (``train_fault.<field>``)
+FAULT_CONFIG_FLAGS = tuple(d for d, f in FAULT_FLAGS.items() if f.field.startswith("train_fault."))
+#: fault-injection flags of `marta train` and the config field each one sets (they need
+#: --method or a marta section in --config)
 FAULT_FLAG_FIELDS = {
     "method": ("--method", "marta.method"),
-    "fault_selection": ("--fault-selection", "marta.train_fault.selection"),
-    "fault_agent": ("--fault-agent", "marta.train_fault.agent"),
-    "fault_p": ("--fault-p", "marta.train_fault.p"),
-    "fault_policy": ("--fault-policy", "marta.train_fault.policy"),
-    "fault_duration": ("--fault-duration", "marta.train_fault.duration"),
-    "terminate_p": ("--terminate-p", "marta.train_fault.terminate_p"),
-    "budget": ("--budget", "marta.train_fault.budget"),
-    "cost": ("--cost", "marta.switcher.activation_cost"),
-    "adversary": ("--adversary", "marta.adversary_learner"),
-    "eval_fault_policy": ("--eval-fault-policy", "marta.eval_fault.policy"),
-    "eval_fault_p": ("--eval-fault-p", "marta.eval_fault.p"),
+    **{dest: (f.flag, f"marta.{f.field}") for dest, f in FAULT_FLAGS.items()},
 }
+
+
+def add_fault_flags(group: argparse._ArgumentGroup, dests: tuple[str, ...]) -> None:
+    """Adds the `FAULT_FLAGS` named by `dests` (raw text values, parsed by the config)."""
+    for dest in dests:
+        f = FAULT_FLAGS[dest]
+        group.add_argument(f.flag, dest=dest, metavar=f.metavar, help=f.help)
 
 
 class _IntermixedParser(argparse.ArgumentParser):
@@ -99,21 +150,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=("baseline", "marta"),
         help="baseline: random faults with probability --fault-p; marta: the switcher chooses",
     )
-    faults.add_argument("--fault-selection", metavar="{simple,complex}", help="who may fail")
-    faults.add_argument("--fault-agent", metavar="I", help="simple selection: the faulty agent")
-    faults.add_argument("--fault-p", metavar="P", help="per-step fault onset probability")
-    faults.add_argument(
-        "--fault-policy", metavar="{uniform,worst_case,learned,stuck}", help="fault policy"
-    )
-    faults.add_argument(
-        "--fault-duration", metavar="{step,persistent}", help="how long a fault lasts"
-    )
-    faults.add_argument("--terminate-p", metavar="Q", help="persistent faults: end probability")
-    faults.add_argument("--budget", metavar="B", help="most activations per episode")
-    faults.add_argument("--cost", metavar="C", help="switcher activation cost c")
-    faults.add_argument("--adversary", metavar="NAME", help="adversary learner (policy learned)")
-    faults.add_argument("--eval-fault-policy", metavar="POLICY", help="evaluation fault policy")
-    faults.add_argument("--eval-fault-p", metavar="P", help="evaluation fault probability")
+    add_fault_flags(faults, tuple(FAULT_FLAGS))
     p.add_argument("--config", metavar="FILE", help="YAML config (full or partial)")
     p.add_argument(
         "--resume",

@@ -29,8 +29,13 @@ How to read this file (top to bottom):
 
    ``baseline`` runs the same loop without the Switcher: faults come from the
    `FaultWrapper`'s random onset (probability p, agent from the selection rule).
-5. Evaluation (inside the segment) and `scorecard`: the greedy team under a `FaultConfig`
-   with random onset p, no switcher (the Switcher is a training device).
+5. Evaluation (inside the segment), `evaluate_under` and `scorecard`: the greedy team
+   under a `FaultConfig` with random onset p, no switcher (the Switcher is a training
+   device), or, for a red team (`MartaConfig.freeze_team`), with the greedy Switcher
+   choosing the faults.
+6. The activation map (paper, Fig. 4): on an environment with a grid (`agent_cells`,
+   `grid_shape`), the Switcher's state counts, over the whole run, where the agents stood
+   and where the agent it faulted stood at each activation (`ActivationMap`).
 
 See docs/marta.md for the paper lines and the choices the paper leaves open.
 """
@@ -129,6 +134,11 @@ class MartaConfig:
     """Switcher SAC updates after each collection (like the team's updates_per_rollout)"""
     switcher_learning_starts: int = 0
     """env steps before the first Switcher update (its buffer must also hold a batch)"""
+    freeze_team: bool = False
+    """red-team evaluation of a trained team (`marta eval --red-team`): the team acts
+    greedily (epsilon 0), stores nothing and is never updated (its update is not traced);
+    only the Switcher and the adversary learn, and each segment's evaluation lets the greedy
+    Switcher choose the faults. Needs method "marta"."""
 
     def __post_init__(self) -> None:
         if self.method not in get_args(Method):
@@ -143,6 +153,10 @@ class MartaConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 _fail(name, f"must be an int >= 0; got {value!r}")
+        if not isinstance(self.freeze_team, bool):
+            _fail("freeze_team", f"must be true or false; got {self.freeze_team!r}")
+        if self.freeze_team and self.method != "marta":
+            _fail("freeze_team", "needs method 'marta' (the red team is a Switcher)")
         uses_learned = "learned" in (self.train_fault.policy, self.evaluation_fault.policy)
         if uses_learned and self.adversary_learner is None:
             _fail(
@@ -204,6 +218,27 @@ class AdversaryState:
 
 
 @struct.dataclass
+class ActivationMap:
+    """Where on the grid the Switcher's faults hit, counted over the whole run (Fig. 4).
+
+    Counts are taken at every training step from the state *before* the step, i.e. where
+    the agents stood when the Switcher chose. Agents off the grid (`agent_cells` -1, e.g.
+    Traffic Junction cars waiting to enter or already arrived) are not counted.
+
+    Attributes:
+        activations: i32[H, W] activations (new faults, not the later steps of a persistent
+            one) whose faulty agent stood at the cell.
+        visits: i32[H, W] agent-steps spent at the cell (every agent on the grid).
+        off_grid: i32[] activations on an agent that was not on the grid (not in
+            `activations`; activations.sum() + off_grid = all activations).
+    """
+
+    activations: jax.Array
+    visits: jax.Array
+    off_grid: jax.Array
+
+
+@struct.dataclass
 class SwitcherTrainState:
     """The Switcher's learner, replay buffer and the transitions waiting for x_{t+1}.
 
@@ -214,12 +249,14 @@ class SwitcherTrainState:
             step's features x_{t+1} and mask at the next step.
         pending_valid: bool[E] whether `pending` holds a transition (not after an episode
             end, whose transition is stored at once).
+        activation_map: `ActivationMap` on environments with a grid, else None.
     """
 
     learner: SwitcherState
     buffer: BufferState
     pending: SwitcherTransition
     pending_valid: jax.Array
+    activation_map: ActivationMap | None = None
 
 
 #: the state of a MARTA run is the team's `TrainState` with its `adversary` and `switcher`
@@ -227,23 +264,47 @@ class SwitcherTrainState:
 MartaState = TrainState
 
 
-class MartaTrainer(NamedTuple):
-    """The `Trainer` contract plus the end-of-run scorecard.
+class Evaluation(NamedTuple):
+    """Greedy evaluation episodes (each f32[episodes]).
 
     Attributes:
-        init: ``init(key) -> MartaState``.
+        returns: team return of each episode.
+        lengths: its length in steps.
+        activations: faults activated in it.
+    """
+
+    returns: jax.Array
+    lengths: jax.Array
+    activations: jax.Array
+
+
+class MartaTrainer(NamedTuple):
+    """The `Trainer` contract plus the end-of-run scorecard, evaluation and activation map.
+
+    Attributes:
+        init: ``init(key, team=None) -> MartaState``; `team`, a trained team's
+            `LearnerState`, is used instead of a new team (the red team's frozen team).
         segment: ``segment(state) -> (state, metrics)``; pure, jit/vmap-able.
         num_segments: segments in the run.
         scorecard: ``scorecard(state) -> {name: f32[eval_episodes] returns}`` of the greedy
             team under no faults, uniform and worst-case faults at the evaluation p.
+        evaluate_under: ``evaluate_under(key, state, fault, episodes, *, switched=False)
+            -> Evaluation``: the greedy team under any `FaultConfig` (None = no faults) with
+            the segment's compiled rollout (`fault` and `episodes` are static).
         scorecard_info: static facts written next to the scorecard (p, selection, ...).
+        activation_map: ``activation_map(state) -> ActivationMap`` where the env has a grid
+            and the run a Switcher, else None.
+        grid_shape: (H, W) of that grid, else None.
     """
 
-    init: Callable[[jax.Array], MartaState]
+    init: Callable[..., MartaState]
     segment: Callable[[MartaState], tuple[MartaState, dict[str, jax.Array]]]
     num_segments: int
     scorecard: Callable[[MartaState], dict[str, jax.Array]]
+    evaluate_under: Callable[..., Evaluation]
     scorecard_info: tuple[tuple[str, Any], ...] = ()
+    activation_map: Callable[[MartaState], ActivationMap] | None = None
+    grid_shape: tuple[int, int] | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -273,6 +334,35 @@ def propose_fault_actions(
             raise ValueError("fault policy 'learned' needs the adversary's actions")
         return adversary_actions.astype(jnp.int32)
     return get_policy(config.policy).sample(key, avail, config)
+
+
+def grid_shape_of(env: MultiAgentEnv) -> tuple[int, int] | None:
+    """(H, W) of an environment with a grid (optional `agent_cells` and `grid_shape`), else None."""
+    if getattr(env, "agent_cells", None) is None:
+        return None
+    rows, cols = env.grid_shape
+    return int(rows), int(cols)
+
+
+def count_cells(cells: jax.Array, weights: jax.Array, grid_shape: tuple[int, int]) -> jax.Array:
+    """Per-cell counts i32[H, W]: each (row, col) of `cells` adds its weight to its cell.
+
+    Args:
+        cells: i32[..., 2] (row, col); entries outside the grid (such as -1 for an agent that
+            is not on it) are not counted.
+        weights: bool/int[...] how often each entry counts.
+        grid_shape: (H, W).
+
+    Returns:
+        i32[H, W] counts.
+    """
+    rows, cols = grid_shape
+    r, c = cells[..., 0], cells[..., 1]
+    inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+    flat = jnp.where(inside, r * cols + c, -1).reshape(-1)
+    w = jnp.where(inside, weights.astype(jnp.int32), 0).reshape(-1)
+    hits = flat[:, None] == jnp.arange(rows * cols)  # an entry outside matches no cell
+    return jnp.sum(jnp.where(hits, w[:, None], 0), axis=0).reshape(rows, cols)
 
 
 def _add_masked(buffer: BufferState, transitions: SwitcherTransition, valid: jax.Array):
@@ -335,7 +425,9 @@ def make_marta_train(
             ``marta_config.adversary_learner`` with the team's learner config.
 
     Returns:
-        `MartaTrainer` (``init``, ``segment``, ``num_segments``, ``scorecard``).
+        `MartaTrainer` (``init``, ``segment``, ``num_segments``, ``scorecard``,
+        ``evaluate_under``; ``activation_map`` and ``grid_shape`` where the env has a grid
+        and the method a Switcher).
 
     Raises:
         ValueError: a fault config does not fit the environment (agent or stuck action out of
@@ -347,14 +439,12 @@ def make_marta_train(
     cfg, mcfg = train_config, marta_config
     lcfg = learner.config
     num_envs = cfg.num_envs
+    frozen = mcfg.freeze_team
     wrapper = FaultWrapper(env, mcfg.train_fault)
     eval_wrapper = FaultWrapper(env, mcfg.evaluation_fault)
     worst = dataclasses.replace(mcfg.evaluation_fault, policy="worst_case", budget=None)
-    scorecard_wrappers = {
-        name: FaultWrapper(
-            env,
-            dataclasses.replace(worst, policy=policy) if policy else replace_p(worst, 0.0),
-        )
+    scorecard_faults = {
+        name: dataclasses.replace(worst, policy=policy) if policy else replace_p(worst, 0.0)
         for name, policy in SCORECARD_POLICIES.items()
     }
     needs_q = "worst_case" in (mcfg.train_fault.policy, mcfg.evaluation_fault.policy)
@@ -377,6 +467,7 @@ def make_marta_train(
     num_agents, num_actions = env.num_agents, env.num_actions
     num_features = feature_dim(env.state_dim, num_agents, num_actions, scfg.use_budget)
     budget = mcfg.train_fault.budget
+    grid = grid_shape_of(env) if mcfg.uses_switcher else None
     sizes = {
         "max_steps": env.max_steps,
         "num_agents": num_agents,
@@ -414,7 +505,8 @@ def make_marta_train(
         return switcher_features(global_state, actions, fault_actions, num_actions, fraction)
 
     # ------------------------------------------------------------------ init
-    def init(key: jax.Array) -> MartaState:
+    def init(key: jax.Array, team: LearnerState | None = None) -> MartaState:
+        """A fresh state; `team` (a trained team's learner state) replaces the new team."""
         if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
             key = jax.random.wrap_key_data(key)
         key_team, key_env, key_run, key_adv, key_sw = jax.random.split(key, 5)
@@ -439,15 +531,24 @@ def make_marta_train(
                 next_mask=jnp.zeros((num_agents + 1,), bool),
                 terminated=jnp.zeros((), bool),
             )
+            cells = None
+            if grid is not None:
+                cells = ActivationMap(
+                    activations=jnp.zeros(grid, jnp.int32),
+                    visits=jnp.zeros(grid, jnp.int32),
+                    off_grid=zero,
+                )
             sw_state = SwitcherTrainState(
                 learner=switcher.init(key_sw, num_features, num_agents + 1),
                 buffer=switcher_buffer.init(example),
                 pending=jax.tree.map(lambda x: jnp.broadcast_to(x, (num_envs, *x.shape)), example),
                 pending_valid=jnp.zeros((num_envs,), bool),
+                activation_map=cells,
             )
         return TrainState(
-            learner=learner.init(key_team),
-            buffer=init_buffer(lcfg.buffer_size, **sizes),
+            learner=learner.init(key_team) if team is None else team,
+            # a frozen team stores nothing: a one-episode placeholder keeps the state's layout
+            buffer=init_buffer(1 if frozen else lcfg.buffer_size, **sizes),
             staging=empty_episodes(num_envs, **sizes),
             env_state=env_state,
             obs=obs,
@@ -467,7 +568,7 @@ def make_marta_train(
         avail = jax.vmap(wrapper.avail_actions)(ts.env_state)
         global_state = jax.vmap(wrapper.global_state)(ts.env_state)
         actions, q, carry = team_act(
-            jax.random.split(k_act, num_envs), ts.learner, ts.obs, ts.carry, avail, True
+            jax.random.split(k_act, num_envs), ts.learner, ts.obs, ts.carry, avail, not frozen
         )
         adv_actions = adv_carry = None
         if adversary is not None:
@@ -497,20 +598,23 @@ def make_marta_train(
             "next_state": info["final_global_state"],
             "next_avail": info["final_avail_actions"],
         }
-        # the team: (s, (f^i, a^{-i}), r, s') (Algorithm 1 lines 11, 16, 21)
-        staging = write_step(ts.staging, time, reward=reward, **record)
         env_steps = ts.env_steps + num_envs
         fresh = batched_carry(learner, num_envs)
         ms = ms.replace(
-            learner=ts.learner.replace(env_steps=env_steps),
-            buffer=add_episodes(ts.buffer, staging, done),
-            staging=clear_finished(staging, done),
             env_state=env_state,
             obs=obs,
             carry=_where_env(done, fresh, carry.replace(last_action=executed)),
             env_steps=env_steps,
             episodes=ts.episodes + done.sum(dtype=jnp.int32),
         )
+        if not frozen:
+            # the team: (s, (f^i, a^{-i}), r, s') (Algorithm 1 lines 11, 16, 21)
+            staging = write_step(ts.staging, time, reward=reward, **record)
+            ms = ms.replace(
+                learner=ts.learner.replace(env_steps=env_steps),
+                buffer=add_episodes(ts.buffer, staging, done),
+                staging=clear_finished(staging, done),
+            )
         faulty = info["faulty_agent"] >= 0
 
         # the adversary: (s, (f^i, a^{-i}), -r, s') of the faulty steps only
@@ -558,6 +662,10 @@ def make_marta_train(
             buffer = _add_masked(sw.buffer, both, jnp.concatenate([sw.pending_valid, done]))
             sw_next = sw.replace(buffer=buffer, pending=current, pending_valid=~done)
             entropy = -jnp.sum(jnp.where(probs > 0, probs * jnp.log(probs), 0.0), axis=-1)
+            if grid is not None:
+                sw_next = sw_next.replace(
+                    activation_map=count_activations(sw.activation_map, ts.env_state, info)
+                )
 
         stats = {
             "return_sum": jnp.where(done, info["episode_return"], 0.0).sum(),
@@ -570,16 +678,30 @@ def make_marta_train(
         }
         return ms.replace(adversary=adv_next, switcher=sw_next), stats
 
+    def count_activations(counts: ActivationMap, env_state, info) -> ActivationMap:
+        """Adds one step of all envs: agents' cells before the step, the new faults' cells."""
+        cells = jax.vmap(env.agent_cells)(env_state.env)  # i32[E, N, 2]
+        activated = info["fault_mask"] & info["activation"][:, None]  # bool[E, N]
+        hits = count_cells(cells, activated, grid)
+        return ActivationMap(
+            activations=counts.activations + hits,
+            visits=counts.visits + count_cells(cells, jnp.ones(activated.shape, bool), grid),
+            off_grid=counts.off_grid + info["activation"].sum(dtype=jnp.int32) - hits.sum(),
+        )
+
     # ------------------------------------------------------------------ learning
     def learn(ms: MartaState, key: jax.Array):
         ts = ms
-        k_team, k_adv, k_sw = jax.random.split(key, 3)
-        k_sample, k_update = jax.random.split(k_team)
-        ready = (ts.buffer.size >= lcfg.batch_size) & (ts.env_steps >= cfg.learning_starts)
-        batch = sample(k_sample, ts.buffer, lcfg.batch_size)
-        team_learner, team_metrics = _gated(learner.update, k_update, ts.learner, batch, ready)
-        ms = ms.replace(learner=team_learner, updates=team_learner.updates)
-        metrics = {"team": team_metrics}
+        k_team, k_adv, _ = jax.random.split(key, 3)
+        metrics = {}
+        if not frozen:  # a frozen team's update is not even traced
+            k_sample, k_update = jax.random.split(k_team)
+            ready = (ts.buffer.size >= lcfg.batch_size) & (ts.env_steps >= cfg.learning_starts)
+            batch = sample(k_sample, ts.buffer, lcfg.batch_size)
+            team_learner, metrics["team"] = _gated(
+                learner.update, k_update, ts.learner, batch, ready
+            )
+            ms = ms.replace(learner=team_learner, updates=team_learner.updates)
         if adversary is not None:
             adv = ms.adversary
             acfg = adversary.config
@@ -619,17 +741,16 @@ def make_marta_train(
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(
-        key: jax.Array, ms: MartaState, w: FaultWrapper
-    ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Greedy returns, lengths and activations f32[eval_episodes] under `w`'s faults."""
-        num = cfg.eval_episodes
+        key: jax.Array, ms: MartaState, w: FaultWrapper, num: int, switched: bool
+    ) -> Evaluation:
+        """`num` greedy episodes under `w`'s faults: random onset, or the greedy Switcher."""
         run_step = wrapped_step(w)
         key_reset, key_run = jax.random.split(key)
         obs, env_state = jax.vmap(w.reset)(jax.random.split(key_reset, num))
 
         def one(carry, key_t):
             obs, env_state, team_carry, adv_carry, finished, out = carry
-            k_act, k_adv, k_fault, k_env = jax.random.split(key_t, 4)
+            k_act, k_adv, k_fault, k_env, *k_switch = jax.random.split(key_t, 5 if switched else 4)
             avail = jax.vmap(w.avail_actions)(env_state)
             actions, q, team_carry = team_act(
                 jax.random.split(k_act, num), ms.learner, obs, team_carry, avail, False
@@ -640,8 +761,14 @@ def make_marta_train(
                     jax.random.split(k_adv, num), ms.adversary.learner, obs, adv_carry, avail, False
                 )
             fault_actions = propose_fault_actions(k_fault, w.config, avail, q, adv_actions)
+            switch = None
+            if switched:  # Algorithm 3 line 7 with the greedy Switcher
+                global_state = jax.vmap(w.global_state)(env_state)
+                x = features(global_state, actions, fault_actions, env_state.fault.budget_left)
+                mask = jax.vmap(w.switch_mask)(env_state)
+                switch, _ = switcher.act(k_switch[0], ms.switcher.learner, x, mask, False)
             obs, env_state, _, done, info = run_step(
-                jax.random.split(k_env, num), env_state, actions, fault_actions, None
+                jax.random.split(k_env, num), env_state, actions, fault_actions, switch
             )
             executed = info["executed_actions"]
             team_carry = team_carry.replace(last_action=executed)
@@ -659,7 +786,49 @@ def make_marta_train(
         carry0 = (obs, env_state, batched_carry(learner, num), adv_carry0,
                   jnp.zeros((num,), bool), (zeros, zeros, zeros))  # fmt: skip
         final, _ = jax.lax.scan(one, carry0, jax.random.split(key_run, env.max_steps))
-        return final[-1]
+        return Evaluation(*final[-1])
+
+    def evaluate_under(
+        key: jax.Array,
+        ms: MartaState,
+        fault: FaultConfig | None,
+        episodes: int,
+        *,
+        switched: bool = False,
+    ) -> Evaluation:
+        """The greedy team's episodes under `fault`, with the segment's evaluation rollout.
+
+        Args:
+            key: PRNG key.
+            ms: the trained state (one seed).
+            fault: fault injection (random onset p, its selection, policy, duration and
+                budget); None = no faults. Static.
+            episodes: episodes, run in parallel. Static.
+            switched: the greedy Switcher of `ms` chooses when and whom to fault (its
+                budget must be train_fault's, which its input encodes) instead of the random
+                onset.
+
+        Raises:
+            ValueError: at trace time, for a fault the run cannot produce (learned without
+                an adversary, a switched evaluation without a Switcher or with another
+                budget).
+        """
+        fault = replace_p(FaultConfig(), 0.0) if fault is None else fault
+        if fault.policy == "learned" and adversary is None:
+            raise ValueError(
+                "fault policy 'learned' needs a run with an adversary "
+                "(marta.adversary_learner); use uniform, worst_case or stuck"
+            )
+        if fault.policy == "worst_case" and getattr(learner, "q_values", None) is None:
+            raise ValueError("fault policy 'worst_case' needs a learner with Q-values")
+        if switched and not mcfg.uses_switcher:
+            raise ValueError("a switched evaluation needs a run with a Switcher (method marta)")
+        if switched and fault.budget != budget:
+            raise ValueError(
+                f"a switched evaluation needs the Switcher's budget {budget!r}; "
+                f"got {fault.budget!r}"
+            )
+        return evaluate(key, ms, FaultWrapper(env, fault), episodes, switched)
 
     # ------------------------------------------------------------------ segment
     def segment(ms: MartaState) -> tuple[MartaState, dict[str, jax.Array]]:
@@ -667,19 +836,20 @@ def make_marta_train(
         ts = ms
         key, key_eval = jax.random.split(jax.random.wrap_key_data(ts.key))
         ms = ms.replace(key=_raw_key(key))
-        returns, lengths, eval_activations = evaluate(key_eval, ms, eval_wrapper)
+        evaluation = evaluate(key_eval, ms, eval_wrapper, cfg.eval_episodes, frozen)
+        returns = evaluation.returns
         episodes = stats["episodes"].sum()
         per_episode = jnp.maximum(episodes, 1.0)
-        team = _mean_over_updates(upd["team"])
+        team = {} if frozen else _mean_over_updates(upd["team"])
         metrics = {
             "env_steps": ts.env_steps,
             "updates": ts.updates,
             "episodes": ts.episodes,
-            "epsilon": learner.epsilon(ts.learner),
+            "epsilon": jnp.zeros((), jnp.float32) if frozen else learner.epsilon(ts.learner),
             "eval_return_mean": returns.mean(),
             "eval_return_std": returns.std(),
-            "eval_length_mean": lengths.mean(),
-            "eval_activations_per_episode": eval_activations.mean(),
+            "eval_length_mean": evaluation.lengths.mean(),
+            "eval_activations_per_episode": evaluation.activations.mean(),
             "train_return_mean": stats["return_sum"].sum() / per_episode,
             "train_episodes": episodes.astype(jnp.int32),
             "buffer_size": ts.buffer.size,
@@ -704,11 +874,14 @@ def make_marta_train(
 
     # ------------------------------------------------------------------ scorecard
     def scorecard(ms: MartaState) -> dict[str, jax.Array]:
-        keys = jax.random.split(jax.random.wrap_key_data(ms.key), len(scorecard_wrappers))
+        keys = jax.random.split(jax.random.wrap_key_data(ms.key), len(scorecard_faults))
         return {
-            name: evaluate(k, ms, w)[0]
-            for k, (name, w) in zip(keys, scorecard_wrappers.items(), strict=True)
+            name: evaluate_under(k, ms, fault, cfg.eval_episodes).returns
+            for k, (name, fault) in zip(keys, scorecard_faults.items(), strict=True)
         }
+
+    def activation_map(ms: MartaState) -> ActivationMap:
+        return ms.switcher.activation_map
 
     eval_fault = mcfg.evaluation_fault
     info = (
@@ -725,7 +898,10 @@ def make_marta_train(
         segment=segment,
         num_segments=cfg.num_segments,
         scorecard=scorecard,
+        evaluate_under=evaluate_under,
         scorecard_info=info,
+        activation_map=None if grid is None else activation_map,
+        grid_shape=grid,
     )
 
 

@@ -58,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marta.envs.base import MultiAgentEnv
+from marta.envs.base import EnvState, MultiAgentEnv
 from marta.envs.registry import register
 
 #: action ids, in the reference's order (``lbforaging.foraging.environment.Action``)
@@ -338,6 +338,16 @@ class LevelBasedForaging(MultiAgentEnv):
         )
         terminated = ~(food_level > 0).any()
         return next_state, agent_rewards.sum(), terminated, {"agent_rewards": agent_rewards}
+
+    # ----------------------------------------------------------------- grid views
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the grid (for activation maps, docs/marta.md)."""
+        return self.grid_size, self.grid_size
+
+    def agent_cells(self, state: EnvState) -> jax.Array:
+        """i32[N, 2] (row, col) of each player; players are always on the grid."""
+        return state.env.player_pos.astype(jnp.int32)
 
     # ----------------------------------------------------------------- observations
     def observe(self, state: LBFState) -> jax.Array:

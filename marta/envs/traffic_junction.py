@@ -74,7 +74,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marta.envs.base import MultiAgentEnv
+from marta.envs.base import EnvState, MultiAgentEnv
 from marta.envs.registry import register
 
 #: action ids, in ma-gym's order (``ACTION_MEANING``)
@@ -386,6 +386,21 @@ class TrafficJunction(MultiAgentEnv):
         )
 
     # ------------------------------------------------------------------ views
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the grid (for activation maps, docs/marta.md)."""
+        return self.config.grid_shape
+
+    def agent_cells(self, state: EnvState) -> jax.Array:
+        """i32[N, 2] (row, col) of each car on the grid; (-1, -1) for a car that is not on it.
+
+        A car is on the grid while it is on the road and not done; one waiting to enter
+        (stored at the wall cell (0, 0)) or already arrived (stored at its destination) is not.
+        """
+        car = state.env
+        shown = car.on_road & ~car.done
+        return jnp.where(shown[:, None], car.pos, -1).astype(jnp.int32)
+
     def car_features(self, state: TJState) -> jax.Array:
         """f32[N, N + 5] what a cell showing car j holds: id one-hot, position, route one-hot."""
         n = self.num_agents

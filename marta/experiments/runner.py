@@ -82,6 +82,15 @@ class RunPaths:
     def scorecard(self) -> Path:
         return self.root / "scorecard.json"
 
+    @property
+    def activation_map(self) -> Path:
+        return self.root / "activation_map.json"
+
+    @property
+    def evaluations(self) -> Path:
+        """``DIR/eval/``: the results of ``marta eval``."""
+        return self.root / "eval"
+
     def seed_dir(self, seed_index: int) -> Path:
         return self.root / f"seed_{seed_index}"
 
@@ -210,6 +219,8 @@ def run_experiment(
             )
             if getattr(trainer, "scorecard", None) is not None:
                 write_scorecard(paths.scorecard, trainer, state)
+            if getattr(trainer, "activation_map", None) is not None:
+                write_activation_map(paths.activation_map, trainer, state)
     finally:
         reporter.close()
         for writer in writers:
@@ -321,18 +332,51 @@ def write_scorecard(path: Path, trainer: Any, state: Any) -> dict[str, Any]:
     import jax
 
     returns = jax.device_get(jax.jit(jax.vmap(trainer.scorecard))(state))
-    rows = {}
-    for name, values in returns.items():
-        per_seed = np.asarray(values, np.float64).mean(axis=-1)
-        rows[name] = {
-            "per_seed": [round(float(v), 6) for v in per_seed],
-            "mean": round(float(per_seed.mean()), 6),
-            "std": round(float(per_seed.std()), 6),
-        }
+    rows = {name: seed_summary(values) for name, values in returns.items()}
     data = {**dict(getattr(trainer, "scorecard_info", ())), "returns": rows}
     from marta.experiments.io import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def seed_summary(values: Any) -> dict[str, Any]:
+    """``{"per_seed", "mean", "std"}`` of per-episode values [seeds, episodes] (each seed's
+    mean; then the mean and population standard deviation over seeds)."""
+    per_seed = np.asarray(values, np.float64).mean(axis=-1)
+    return {
+        "per_seed": [round(float(v), 6) for v in per_seed],
+        "mean": round(float(per_seed.mean()), 6),
+        "std": round(float(per_seed.std()), 6),
+    }
+
+
+def write_activation_map(path: Path, trainer: Any, state: Any) -> dict[str, Any]:
+    """Writes the Switcher's activation map (paper, Fig. 4), summed over seeds, as JSON.
+
+    ``trainer.activation_map(state)`` gives the `marta.core.marta.ActivationMap` of every
+    seed (leading seed axis); the file holds ``shape`` [H, W], ``counts`` (activations per
+    cell: where the faulted agent stood), ``visits`` (agent-steps per cell), both summed over
+    the seeds and the whole run, ``off_grid`` (activations on agents off the grid) and
+    ``per_seed_activations`` (each seed's total of ``counts``).
+    """
+    import json
+
+    import jax
+
+    maps = jax.device_get(trainer.activation_map(state))
+    counts = np.asarray(maps.activations, np.int64)
+    visits = np.asarray(maps.visits, np.int64)
+    data = {
+        "shape": list(trainer.grid_shape),
+        "counts": counts.sum(axis=0).tolist(),
+        "visits": visits.sum(axis=0).tolist(),
+        "off_grid": int(np.asarray(maps.off_grid, np.int64).sum()),
+        "per_seed_activations": counts.sum(axis=(1, 2)).tolist(),
+    }
+    from marta.experiments.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data) + "\n")
     return data
 
 
@@ -375,12 +419,13 @@ def _check_fresh_directory(paths: RunPaths, config: ExperimentConfig, force: boo
 
 def _delete_results(paths: RunPaths) -> None:
     """Deletes the files a run writes (and nothing else in the directory)."""
-    for directory in (paths.checkpoints, paths.events):
+    for directory in (paths.checkpoints, paths.events, paths.evaluations):
         shutil.rmtree(directory, ignore_errors=True)
     for path in [
         paths.config,
         paths.curves,
         paths.scorecard,
+        paths.activation_map,
         *paths.root.glob("seed_*/metrics.jsonl"),
     ]:
         path.unlink(missing_ok=True)
@@ -584,4 +629,7 @@ __all__ = [
     "RunPaths",
     "build_trainer",
     "run_experiment",
+    "seed_summary",
+    "write_activation_map",
+    "write_scorecard",
 ]
