@@ -8,6 +8,7 @@ test uses the real `make_train` on a tiny config.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -35,6 +36,7 @@ from marta.experiments.io import (
 )
 from marta.experiments.plots import load_curves, mean_ci, t_quantile_975
 from marta.experiments.runner import (
+    DiskFullError,
     NonFiniteMetricError,
     RunInterrupted,
     build_trainer,
@@ -322,6 +324,32 @@ def test_non_finite_metric_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     run(fake_config(6, check_finite=False), tmp_path / "off", make_trainer=fake_factory(4))
     losses = [r["loss"] for r in read_jsonl(tmp_path / "off" / "seed_0" / "metrics.jsonl")]
     assert np.isnan(losses[3]) and np.isfinite(losses[2]) and len(losses) == 6
+
+
+def test_full_disk_stops_with_a_resumable_error(tmp_path, monkeypatch):
+    config = fake_config(6, num_seeds=2)
+    reference = metrics_of(run(config, tmp_path / "ref"), 2)
+    real_fsync, disk = os.fsync, {"full": False}
+
+    def fsync(fd):
+        if disk["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    def fill_disk_at_segment_3(done, records):
+        disk["full"] = done == 3  # metrics of segment 3 are written, its checkpoint is not
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    out = tmp_path / "full"
+    with pytest.raises(DiskFullError) as err:
+        run(config, out, on_segment=fill_disk_at_segment_3)
+    for part in ("no space left", "checkpoint is kept (segment 2)", f"--resume {out}"):
+        assert part in str(err.value)
+    assert ckpt.read_checkpoint_info(out / "checkpoints").segments_done == 2
+    assert not list((out / "checkpoints").glob("*.tmp"))
+    disk["full"] = False
+    run(None, out, resume=True)
+    assert metrics_of(out, 2) == reference
 
 
 def test_refuses_to_overwrite_a_run_unless_forced(tmp_path):

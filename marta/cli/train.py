@@ -202,7 +202,12 @@ def _fault_flag_implications(args: argparse.Namespace, base: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from marta.experiments.config import build_config, read_yaml
-    from marta.experiments.runner import NonFiniteMetricError, RunInterrupted, run_experiment
+    from marta.experiments.runner import (
+        DiskFullError,
+        NonFiniteMetricError,
+        RunInterrupted,
+        run_experiment,
+    )
 
     all_flags = {**FLAG_FIELDS, **FAULT_FLAG_FIELDS}
     given = [flag for dest, (flag, _) in all_flags.items() if getattr(args, dest) is not None]
@@ -240,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
             tensorboard=args.tensorboard,
             progress=args.progress,
         )
-    except NonFiniteMetricError as err:
+    except (NonFiniteMetricError, DiskFullError) as err:
         print(f"marta train: error: {err}", file=sys.stderr)
         return 1
     except RunInterrupted as err:

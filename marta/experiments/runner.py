@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import importlib.util
 import math
@@ -50,6 +51,11 @@ SegmentCallback = Callable[[int, list[dict[str, Any]]], None]
 
 class NonFiniteMetricError(RuntimeError):
     """A metric was NaN or infinite; the run stopped and its last good checkpoint is kept."""
+
+
+class DiskFullError(RuntimeError):
+    """Writing the run directory failed for lack of space; the last complete checkpoint is kept
+    (every file is replaced atomically) and ``--resume`` continues once space is freed."""
 
 
 class RunInterrupted(RuntimeError):
@@ -161,6 +167,7 @@ def run_experiment(
     Raises:
         ValueError: invalid input, detected before anything is compiled.
         NonFiniteMetricError: a metric became NaN/inf (with ``config.check_finite``).
+        DiskFullError: the disk (or quota) filled up while writing results.
         RunInterrupted: SIGINT; a checkpoint was written first.
     """
     stream = sys.stderr if stream is None else stream
@@ -214,13 +221,15 @@ def run_experiment(
                 reporter.message(f"resuming {paths.root} at segment {start}/{num_segments}")
             if state is None:
                 state = init_fn(keys)
-            state = _segment_loop(
-                segment_fn, state, config, paths, start, num_segments, reporter, writers, on_segment
-            )
-            if getattr(trainer, "scorecard", None) is not None:
-                write_scorecard(paths.scorecard, trainer, state)
-            if getattr(trainer, "activation_map", None) is not None:
-                write_activation_map(paths.activation_map, trainer, state)
+            with _disk_full_is_resumable(paths):
+                state = _segment_loop(
+                    segment_fn, state, config, paths, start, num_segments, reporter, writers,
+                    on_segment,
+                )  # fmt: skip
+                if getattr(trainer, "scorecard", None) is not None:
+                    write_scorecard(paths.scorecard, trainer, state)
+                if getattr(trainer, "activation_map", None) is not None:
+                    write_activation_map(paths.activation_map, trainer, state)
     finally:
         reporter.close()
         for writer in writers:
@@ -378,6 +387,23 @@ def write_activation_map(path: Path, trainer: Any, state: Any) -> dict[str, Any]
 
     atomic_write_text(path, json.dumps(data) + "\n")
     return data
+
+
+@contextlib.contextmanager
+def _disk_full_is_resumable(paths: RunPaths) -> Iterator[None]:
+    """Turns ENOSPC/EDQUOT while writing results into a `DiskFullError` naming the resume."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        info = read_checkpoint_info(paths.checkpoints)
+        kept = f"segment {info.segments_done}" if info else "none yet"
+        raise DiskFullError(
+            f"no space left on the device of {paths.root} ({err.strerror}: "
+            f"{err.filename or 'a result file'}); the last complete checkpoint is kept "
+            f"({kept}). Free space, then resume with: {resume_command(paths.root)}"
+        ) from err
 
 
 # ------------------------------------------------------------------------------ checks
