@@ -19,7 +19,13 @@ import pytest
 import marta.envs
 from marta.cli import main
 from marta.core import TrainConfig, seed_keys
-from marta.core.marta import MartaConfig, _add_masked, make_marta_train, propose_fault_actions
+from marta.core.marta import (
+    MartaConfig,
+    _add_masked,
+    gate_onsets,
+    make_marta_train,
+    propose_fault_actions,
+)
 from marta.experiments.io import read_jsonl
 from marta.faults import FaultConfig
 from marta.learners import ValueLearnerConfig, make_learner
@@ -95,6 +101,7 @@ def assert_a_equals_a_not_b(history, differing: str = "train_return_mean") -> No
         ({"switcher": SwitcherConfig(use_budget=True)}, "use_budget"),
         ({"method": "baseline", "switcher": SwitcherConfig(activation_cost=0.5)}, "cost"),
         ({"switcher_updates_per_rollout": -1}, "switcher_updates_per_rollout"),
+        ({"switcher_onsets": "sometimes"}, "switcher_onsets"),
     ],
 )
 def test_marta_config_rejects_bad_combinations(kwargs, match):
@@ -134,6 +141,21 @@ def test_worst_case_proposal_is_the_team_argmin_at_low_temperature():
     np.testing.assert_array_equal(learned, adv)
 
 
+def test_gate_onsets_allows_new_faults_only_at_opportunities():
+    mask = jnp.ones((20_000, 3), bool)
+    running = jnp.arange(20_000) % 4 == 0
+    gated = np.asarray(gate_onsets(jax.random.key(0), mask, running, 0.3))
+    assert gated[:, 0].all()  # "no fault" is always allowed
+    np.testing.assert_array_equal(gated[np.asarray(running)], True)  # running faults kept
+    idle = gated[~np.asarray(running)]
+    np.testing.assert_array_equal(idle[:, 1], idle[:, 2])  # one opportunity for all agents
+    assert abs(idle[:, 1].mean() - 0.3) < 0.015  # sd 0.0037
+    never = np.asarray(gate_onsets(jax.random.key(1), mask, running, 0.0))
+    np.testing.assert_array_equal(never[~np.asarray(running), 1:], False)
+    forbidden = mask.at[:, 2].set(False)  # the wrapper's own mask is never widened
+    assert not np.asarray(gate_onsets(jax.random.key(2), forbidden, running, 1.0))[:, 2].any()
+
+
 def test_masked_add_keeps_order_and_drops_invalid_rows():
     buffer = make_switcher_buffer(4)
     example = SwitcherTransition(
@@ -166,6 +188,7 @@ def budgeted():
         ),
         eval_fault=FaultConfig(policy="uniform", p=0.5),
         switcher=dataclasses.replace(TINY_SWITCHER, use_budget=True, activation_cost=0.1),
+        switcher_onsets="every_step",
     )
     return run_tiny(cfg, aba_keys())
 
@@ -210,7 +233,8 @@ def test_switcher_buffer_holds_every_step_once(budgeted):
 
 @pytest.fixture(scope="module")
 def learned():
-    """MARTA without budget, fault actions from a learned IQL adversary."""
+    """MARTA without budget, fault actions from a learned IQL adversary; the switcher may
+    only start faults at random onset opportunities (p = 0.1, the default)."""
     cfg = MartaConfig(
         train_fault=FaultConfig(policy="learned"),
         switcher=TINY_SWITCHER,
@@ -225,6 +249,10 @@ def test_marta_with_a_learned_adversary(learned):
     last = history[-1]
     assert (last["adversary_loss"] > 0).all()
     assert (last["activation_rate"] > 0).all()
+    # at most one activation per opportunity: Binomial(128, 0.1) / 128 has mean 0.1, sd 0.027
+    # (at every step the untrained switcher would fault about 2 steps in 3)
+    for metrics in history:
+        assert (metrics["activation_rate"] <= 0.1 + 4 * 0.027).all()
     assert (last["switcher_entropy"] > 0).all()
     # the adversary only learns from the steps in which a fault was active
     adv = state.adversary.buffer

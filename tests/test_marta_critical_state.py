@@ -58,7 +58,9 @@ SWITCHER = SwitcherConfig(
     target_entropy_scale=0.1,
 )
 CONFIG = MartaConfig(
-    train_fault=FaultConfig(policy="worst_case", temperature=0.1), switcher=SWITCHER
+    train_fault=FaultConfig(policy="worst_case", temperature=0.1),
+    switcher=SWITCHER,
+    switcher_onsets="every_step",  # the switcher may act at every visit of every state
 )
 
 

@@ -325,6 +325,7 @@ def red_team_config(
         adversary_learner=(adversary or config.learner_name) if fault.policy == "learned" else None,
         switcher_updates_per_rollout=trained.switcher_updates_per_rollout,
         switcher_learning_starts=trained.switcher_learning_starts,
+        switcher_onsets="every_step",  # the strongest attack: bounded by cost and budget only
         freeze_team=True,
     )
     interval = train.eval_interval if steps % train.eval_interval == 0 else steps

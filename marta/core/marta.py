@@ -77,6 +77,7 @@ from marta.switcher import (
 )
 
 Method = Literal["baseline", "marta"]
+SwitcherOnsets = Literal["random", "every_step"]
 #: scorecard rows: name -> fault policy at the evaluation p (None = no faults at all)
 SCORECARD_POLICIES: dict[str, str | None] = {
     "no_fault": None,
@@ -115,7 +116,7 @@ class MartaConfig:
 
     method: Method = "marta"
     """"baseline": random onset with probability train_fault.p, no switcher; "marta": the
-    Switcher chooses the onset and the agent (train_fault.p is then unused in training)"""
+    Switcher chooses the onset and the agent (see `switcher_onsets` for the role of p)"""
     train_fault: FaultConfig = FaultConfig()
     """fault injection in training: selection (the switcher's support), policy sigma,
     duration, budget; p is the baseline's onset probability (FaultConfig's defaults; Table 1
@@ -134,6 +135,13 @@ class MartaConfig:
     """Switcher SAC updates after each collection (like the team's updates_per_rollout)"""
     switcher_learning_starts: int = 0
     """env steps before the first Switcher update (its buffer must also hold a batch)"""
+    switcher_onsets: SwitcherOnsets = "random"
+    """when the Switcher may start a fault: "random" = only at the random onset
+    opportunities of the baseline (Bernoulli(train_fault.p) each step, the paper's "at each
+    timestep t, with probability p"), so MARTA trains under at most the baseline's fault rate
+    and learns which opportunities to use and on whom; "every_step" = at every step
+    (Algorithm 1 read literally: with c = 0 the Switcher then faults most steps, 81% on
+    lbf-5x5-4p-1f, and the team learns a worse policy than the baseline; docs/marta.md)"""
     freeze_team: bool = False
     """red-team evaluation of a trained team (`marta eval --red-team`): the team acts
     greedily (epsilon 0), stores nothing and is never updated (its update is not traced);
@@ -149,6 +157,11 @@ class MartaConfig:
                 _fail(name, f"must be a FaultConfig; got {type(value).__name__}")
         if not isinstance(self.switcher, SwitcherConfig):
             _fail("switcher", f"must be a SwitcherConfig; got {type(self.switcher).__name__}")
+        if self.switcher_onsets not in get_args(SwitcherOnsets):
+            _fail(
+                "switcher_onsets",
+                f"must be one of 'random', 'every_step'; got {self.switcher_onsets!r}",
+            )
         for name in ("switcher_updates_per_rollout", "switcher_learning_starts"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -562,6 +575,13 @@ def make_marta_train(
         )
 
     # ------------------------------------------------------------------ collection
+    def switch_mask(key: jax.Array, w: FaultWrapper, env_state: Any) -> jax.Array:
+        """The Switcher's allowed choices bool[E, N + 1] (`MartaConfig.switcher_onsets`)."""
+        mask = jax.vmap(w.switch_mask)(env_state)
+        if mcfg.switcher_onsets == "every_step":
+            return mask
+        return gate_onsets(key, mask, env_state.fault.faulty_agent >= 0, w.config.p)
+
     def env_step(ms: MartaState, key: jax.Array):
         ts = ms
         k_act, k_adv, k_fault, k_switch, k_env = jax.random.split(key, 5)
@@ -581,7 +601,7 @@ def make_marta_train(
         switch = x = mask = probs = None
         if mcfg.uses_switcher:
             x = features(global_state, actions, fault_actions, ts.env_state.fault.budget_left)
-            mask = jax.vmap(wrapper.switch_mask)(ts.env_state)
+            mask = switch_mask(jax.random.fold_in(k_switch, 1), wrapper, ts.env_state)
             switch, probs = switcher.act(k_switch, ms.switcher.learner, x, mask, True)
         obs, env_state, reward, done, info = step(
             jax.random.split(k_env, num_envs), ts.env_state, actions, fault_actions, switch
@@ -765,7 +785,7 @@ def make_marta_train(
             if switched:  # Algorithm 3 line 7 with the greedy Switcher
                 global_state = jax.vmap(w.global_state)(env_state)
                 x = features(global_state, actions, fault_actions, env_state.fault.budget_left)
-                mask = jax.vmap(w.switch_mask)(env_state)
+                mask = switch_mask(jax.random.fold_in(k_switch[0], 1), w, env_state)
                 switch, _ = switcher.act(k_switch[0], ms.switcher.learner, x, mask, False)
             obs, env_state, _, done, info = run_step(
                 jax.random.split(k_env, num), env_state, actions, fault_actions, switch
@@ -903,6 +923,27 @@ def make_marta_train(
         activation_map=None if grid is None else activation_map,
         grid_shape=grid,
     )
+
+
+def gate_onsets(key: jax.Array, mask: jax.Array, running: jax.Array, p: float) -> jax.Array:
+    """Restricts new activations to random onset opportunities (switcher_onsets "random").
+
+    Each environment gets an opportunity with probability p (the baseline's onset rule,
+    "at each timestep t, with probability p"); without one only g = 0 stays allowed. A
+    running fault keeps its mask (Algorithm 1, line 8 overrides the choice anyway).
+
+    Args:
+        key: PRNG key.
+        mask: bool[E, N + 1] the wrapper's switch mask (column 0 = no fault).
+        running: bool[E] a fault is active.
+        p: onset probability in [0, 1].
+
+    Returns:
+        bool[E, N + 1].
+    """
+    opportunity = jax.random.bernoulli(key, p, running.shape) | running
+    no_fault = jnp.arange(mask.shape[-1]) == 0
+    return jnp.where(opportunity[:, None], mask, mask & no_fault)
 
 
 def replace_p(config: FaultConfig, p: float) -> FaultConfig:
