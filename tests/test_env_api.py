@@ -19,6 +19,7 @@ def env(request) -> MultiAgentEnv:
 def test_static_sizes_are_positive_ints(env):
     spec = env.spec
     assert 0 < spec.pop("state_scale") <= 1
+    assert 0 < spec.pop("obs_scale") <= 1
     for name, value in spec.items():
         assert isinstance(value, int) and value > 0, name
     assert env.name in marta.envs.ENVS
@@ -27,6 +28,7 @@ def test_static_sizes_are_positive_ints(env):
 def test_state_scale_makes_the_global_state_order_one(env):
     """QMIX's hypernetworks need O(1) state inputs (docs/learners.md); bounded states are
     scaled into [-1, 1], MPE positions are unbounded but O(1) already."""
+
     def step(carry, key):
         state = carry
         avail = env.avail_actions(state)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import marta.envs
 from marta.learners import LEARNERS, MIXERS, ValueLearnerConfig, make_learner
 from marta.learners.networks import MonotonicMixer, NoMixer, SumMixer
 from marta.learners.replay import Episode
@@ -33,7 +34,15 @@ def test_registry_names_and_unknown_name():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("lr", 0.0), ("gamma", 1.5), ("target_update", "soft"), ("td_lambda", -0.1), ("tau", 0.0)],
+    [
+        ("lr", 0.0),
+        ("gamma", 1.5),
+        ("target_update", "soft"),
+        ("td_lambda", -0.1),
+        ("tau", 0.0),
+        ("obs_scale", 0.0),
+        ("state_scale", -1.0),
+    ],
 )
 def test_config_validation_names_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -225,6 +234,48 @@ def test_act_returns_the_q_values_of_the_network():
     q_ref, carry_ref = _ACT_LEARNER.q_values(_ACT_STATE.params, obs, carry)
     np.testing.assert_allclose(q, q_ref, rtol=1e-6)
     np.testing.assert_allclose(carry_act.hidden, carry_ref.hidden, rtol=1e-6)
+
+
+def test_obs_scale_none_takes_the_environments_recommendation():
+    """obs_scale=None multiplies the observations by ``env_spec["obs_scale"]`` (1 if absent);
+    an explicit obs_scale wins over the recommendation."""
+    obs, carry = 4.0 * jax.random.normal(jax.random.key(5), (3, 5)), _ACT_LEARNER.initial_carry()
+
+    def q(config, spec, inputs):
+        learner = make_learner("vdn", config, spec)
+        params = learner.init(jax.random.key(0)).params  # init does not depend on the scale
+        return np.asarray(learner.q_values(params, inputs, carry)[0])
+
+    recommended = {**SPEC, "obs_scale": 0.25}
+    default = q(ValueLearnerConfig(hidden_dim=8), recommended, obs)
+    np.testing.assert_allclose(
+        default, q(ValueLearnerConfig(hidden_dim=8), SPEC, obs / 4), rtol=1e-5
+    )
+    assert not np.allclose(default, q(ValueLearnerConfig(hidden_dim=8), SPEC, obs), atol=1e-3)
+    explicit = q(ValueLearnerConfig(hidden_dim=8, obs_scale=0.5), recommended, obs)
+    np.testing.assert_allclose(
+        explicit, q(ValueLearnerConfig(hidden_dim=8), SPEC, obs / 2), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("env_id", ["lbf-5x5-4p-1f", "lbf-8x8-2p-2f-coop-2s"])
+def test_lbf_obs_scale_puts_the_observations_in_minus_one_one(env_id):
+    """The recommendation is 1 / the largest coordinate or level: scaled observations of
+    random play stay in [-1, 1] and are not tiny."""
+    env = marta.envs.make(env_id)
+
+    def step(state, key):
+        actions = marta.envs.random_policy(key, None, env.avail_actions(state))
+        obs, state, _, _, _ = env.step(key, state, actions)
+        return state, jnp.abs(obs).max()
+
+    def episode(key):
+        obs, state = env.reset(key)
+        biggest = jax.lax.scan(step, state, jax.random.split(key, env.max_steps))[1].max()
+        return jnp.maximum(jnp.abs(obs).max(), biggest)
+
+    biggest = jax.jit(jax.vmap(episode))(jax.random.split(jax.random.key(1), 16)).max()
+    assert 0.5 <= float(biggest) * env.spec["obs_scale"] <= 1.0
 
 
 def test_epsilon_schedule_is_linear_then_constant():

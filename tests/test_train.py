@@ -164,10 +164,10 @@ def test_learns_the_climbing_game(name):
 # ----------------------------------------------------------------------------- LBF targets
 LBF_TRAIN = TrainConfig(total_env_steps=500_000, eval_interval=50_000, eval_episodes=100)
 #: tuned settings (docs/learners.md): EPyMARL defaults, QMIX's mixer state scaled into [0, 1],
-#: VDN treating the time limit as terminal
+#: VDN's observations scaled into [-1, 1] (the default, obs_scale=None, is LBF's 1/6 too)
 LBF_LEARNERS = {
     "qmix": ValueLearnerConfig(state_scale=1.0 / 6.0),
-    "vdn": ValueLearnerConfig(bootstrap_on_truncation=False),
+    "vdn": ValueLearnerConfig(obs_scale=1.0 / 6.0),
     "iql": ValueLearnerConfig(),
 }
 

@@ -52,13 +52,16 @@ class EnvState:
 
 #: the static sizes every environment (JAX or host) exposes as attributes
 SPEC_FIELDS = ("num_agents", "num_actions", "obs_dim", "state_dim", "max_steps")
+#: the recommended input multipliers in `env_spec` (floats, 1.0 when an env sets none)
+INPUT_SCALES = ("state_scale", "obs_scale")
 
 
 def env_spec(env: Any) -> dict[str, Any]:
     """The static sizes of an environment (anything with the `SPEC_FIELDS` attributes) and its
-    recommended ``state_scale`` (1.0 when it has none)."""
+    recommended input multipliers ``state_scale`` and ``obs_scale`` (1.0 when it has none)."""
     spec: dict[str, Any] = {field: int(getattr(env, field)) for field in SPEC_FIELDS}
-    spec["state_scale"] = float(getattr(env, "state_scale", 1.0))
+    for field in INPUT_SCALES:
+        spec[field] = float(getattr(env, field, 1.0))
     return spec
 
 
@@ -80,6 +83,10 @@ class MultiAgentEnv(abc.ABC):
     #: hypernetworks, a state critic): 1 / the state's largest magnitude, 1.0 when the state
     #: is already in [-1, 1] (docs/learners.md, "Tuning on lbf-5x5-4p-1f")
     state_scale: float = 1.0
+    #: recommended multiplier of the agents' observations (the agent networks' input): 1 / the
+    #: observations' largest magnitude, 1.0 when they are already O(1); without it VDN
+    #: over-estimates and collapses on lbf-5x5-4p-1f (docs/learners.md)
+    obs_scale: float = 1.0
 
     # ----------------------------------------------------------------- to implement
     @abc.abstractmethod

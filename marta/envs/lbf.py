@@ -218,6 +218,9 @@ class LevelBasedForaging(MultiAgentEnv):
             (cfg.num_players if cfg.force_coop else min(3, cfg.num_players)) * cfg.max_player_level
         )
         self.state_scale = 1.0 / max(cfg.grid_size - 1, cfg.max_player_level, top_food)
+        # observations hold the same coordinates (absolute, or relative within the view) and
+        # levels, padded with -1 and 0: the same bound
+        self.obs_scale = self.state_scale
         self.max_steps = cfg.max_steps
         self._cells = _interior_cells(cfg.grid_size)
         # sight reaches every cell from every cell (so everything is seen, unshifted)

@@ -67,8 +67,10 @@ class ValueLearnerConfig:
     limit as terminal, e.g. when the global state contains the time (Pardo et al., 2018)"""
     reward_scale: float = 1.0
     """constant multiplier applied to rewards in the TD target"""
-    obs_scale: float = 1.0
-    """constant multiplier of the agents' observations (input scaling)"""
+    obs_scale: float | None = None
+    """constant multiplier of the agents' observations, to keep the agent network's inputs
+    O(1); None = the environment's ``obs_scale`` (``env.spec``: 1/6 on lbf-5x5-4p-1f, where
+    VDN over-estimates and collapses without it; 1 where observations are already O(1))"""
     state_scale: float | None = None
     """constant multiplier of the global state fed to the mixer, to keep the QMIX
     hypernetwork inputs O(1); None = the environment's ``state_scale`` (``env.spec``: 1/6
@@ -116,23 +118,24 @@ class ValueLearnerConfig:
             value = getattr(self, name)
             _check(value >= 1, name, ">= 1", value)
         _check(0.0 <= self.td_lambda <= 1.0, "td_lambda", "in [0, 1]", self.td_lambda)
-        for name in ("reward_scale", "obs_scale"):
+        _check(self.reward_scale > 0, "reward_scale", "> 0", self.reward_scale)
+        for name in ("obs_scale", "state_scale"):
             value = getattr(self, name)
-            _check(value > 0, name, "> 0", value)
-        _check(
-            self.state_scale is None or self.state_scale > 0,
-            "state_scale",
-            "> 0 or None",
-            self.state_scale,
-        )
+            _check(value is None or value > 0, name, "> 0 or None", value)
+
+
+def resolve_input_scale(scale: float | None, env_spec: Mapping[str, Any], field: str) -> float:
+    """An input multiplier (``state_scale`` or ``obs_scale``), or the environment's
+    recommendation ``env_spec[field]`` when it is None (1.0 if the environment has none).
+
+    Environments whose global state or observations are not in [-1, 1] recommend 1 / their
+    largest magnitude (`marta.envs.base.MultiAgentEnv.state_scale` / ``obs_scale``).
+    """
+    if scale is not None:
+        return float(scale)
+    return float(env_spec.get(field, 1.0))
 
 
 def resolve_state_scale(state_scale: float | None, env_spec: Mapping[str, Any]) -> float:
-    """The learner's ``state_scale``, or the environment's recommendation when it is None.
-
-    Environments whose global state is not in [-1, 1] set ``state_scale`` (``env.spec``) to
-    1 / its largest magnitude (`marta.envs.base.MultiAgentEnv.state_scale`).
-    """
-    if state_scale is not None:
-        return float(state_scale)
-    return float(env_spec.get("state_scale", 1.0))
+    """The learner's ``state_scale``, or the environment's recommendation when it is None."""
+    return resolve_input_scale(state_scale, env_spec, "state_scale")

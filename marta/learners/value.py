@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from marta.learners.config import ValueLearnerConfig, resolve_state_scale
+from marta.learners.config import ValueLearnerConfig, resolve_input_scale
 from marta.learners.networks import MIXERS, AgentNetwork
 from marta.learners.replay import Episode
 
@@ -203,17 +203,23 @@ def masked_td_loss(
 
 # ----------------------------------------------------------------------------- learner
 def agent_inputs(
-    obs: jax.Array, last_action: jax.Array, num_actions: int, config: ValueLearnerConfig
+    obs: jax.Array,
+    last_action: jax.Array,
+    num_actions: int,
+    config: ValueLearnerConfig,
+    obs_scale: float,
 ) -> jax.Array:
-    """Agent-network input: obs ++ agent-id one-hot ++ previous-action one-hot (PyMARL).
+    """Agent-network input: obs * obs_scale ++ agent-id one-hot ++ previous-action one-hot
+    (PyMARL).
 
     Args:
         obs: f32[..., N, obs_dim]; last_action: i32[..., N] (-1 = none).
+        obs_scale: the resolved `ValueLearnerConfig.obs_scale` (see `resolve_input_scale`).
 
     Returns:
         f32[..., N, input_dim].
     """
-    parts = [obs * config.obs_scale]
+    parts = [obs * obs_scale]
     num_agents = obs.shape[-2]
     if config.obs_agent_id:
         parts.append(
@@ -250,7 +256,8 @@ def make_value_learner(
     if mixer not in MIXERS:
         raise ValueError(f"mixer must be one of {sorted(MIXERS)}, got {mixer!r}")
     spec = {k: int(env_spec[k]) for k in ("num_agents", "num_actions", "obs_dim", "state_dim")}
-    state_scale = resolve_state_scale(config.state_scale, env_spec)
+    state_scale = resolve_input_scale(config.state_scale, env_spec, "state_scale")
+    obs_scale = resolve_input_scale(config.obs_scale, env_spec, "obs_scale")
     n, num_actions = spec["num_agents"], spec["num_actions"]
     agent = AgentNetwork(hidden_dim=config.hidden_dim, num_actions=num_actions)
     mixer_kwargs = (
@@ -285,7 +292,9 @@ def make_value_learner(
         obs = jnp.zeros((n, spec["obs_dim"]), jnp.float32)
         params = {
             "agent": agent.init(
-                key_agent, carry.hidden, agent_inputs(obs, carry.last_action, num_actions, config)
+                key_agent,
+                carry.hidden,
+                agent_inputs(obs, carry.last_action, num_actions, config, obs_scale),
             ),
             "mixer": mix.init(
                 key_mixer, jnp.zeros((n,), jnp.float32), jnp.zeros((spec["state_dim"],))
@@ -300,7 +309,7 @@ def make_value_learner(
         )
 
     def q_values(params: Any, obs: jax.Array, carry: AgentCarry) -> tuple[jax.Array, AgentCarry]:
-        inputs = agent_inputs(obs, carry.last_action, num_actions, config)
+        inputs = agent_inputs(obs, carry.last_action, num_actions, config, obs_scale)
         hidden, q = agent.apply(params["agent"], carry.hidden, inputs)
         return q, carry.replace(hidden=hidden)
 
@@ -329,7 +338,7 @@ def make_value_learner(
         prev_actions = jnp.concatenate(
             [jnp.full_like(batch.actions[:, :1], -1), batch.actions], axis=1
         )
-        inputs = agent_inputs(batch.obs, prev_actions, num_actions, config)
+        inputs = agent_inputs(batch.obs, prev_actions, num_actions, config, obs_scale)
         hidden0 = jnp.zeros((*inputs.shape[:1], n, config.hidden_dim), jnp.float32)
 
         def step(hidden, x):
