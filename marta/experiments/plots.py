@@ -12,6 +12,7 @@ The interval at each evaluation is Student's t interval of the mean over the n s
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -127,8 +128,8 @@ def plot_runs(
     curves = {label: c for label, c in curves.items() if c[0].size}
     if not curves:
         return None
-    fig = Figure(figsize=(6.4, 4.0))
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.92)
+    fig = Figure(figsize=(6.4, 4.2))
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.88)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     seeds = set()
@@ -142,7 +143,8 @@ def plot_runs(
     ax.set_ylabel(metric)
     n = "/".join(str(k) for k in sorted(seeds))
     band = ", band: 95% CI" if max(seeds) > 1 else ""
-    ax.set_title(f"{title} ({n} seed{'s' * (max(seeds) > 1)}{band})")
+    full = f"{title} ({n} seed{'s' * (max(seeds) > 1)}{band})"
+    ax.set_title(textwrap.fill(full, 70), fontsize=10 if len(full) > 60 else None)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     out = Path(out)
