@@ -57,9 +57,7 @@ def _programs(env_id, learner, marta_config=None):
         (
             "lbf-5x5-2p-1f",
             ("qmix", ValueLearnerConfig()),
-            MartaConfig(
-                train_fault=FaultConfig(p=0.2, policy="learned"), adversary_learner="qmix"
-            ),
+            MartaConfig(train_fault=FaultConfig(p=0.2, policy="learned"), adversary_learner="qmix"),
         ),
     ],
     ids=["qmix", "maddpg", "marta-learned-adversary"],

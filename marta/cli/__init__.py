@@ -8,7 +8,7 @@ import importlib
 import sys
 
 #: command modules, in the order `marta --help` lists them
-COMMANDS = ["envs", "demo", "bench", "solve", "train", "report", "eval"]
+COMMANDS = ["envs", "demo", "bench", "solve", "train", "report", "eval", "presets", "reproduce"]
 
 
 class CliError(Exception):

@@ -1,118 +1,77 @@
-"""`marta demo`: the small default job behind `make demo`.
+"""`marta demo`: the small default job behind `make demo`: MARTA-QMIX vs QMIX under faults.
 
-Until MARTA training lands, the demo checks the JAX Level-Based Foraging environment against
-the reference `lbforaging` package: random-policy episodes of both, a printed table of their
-return and length, and a saved histogram of episode returns.
+Runs the `table2-lbf-qmix` preset (Table 1 row 4: `lbf-5x5-4p-1f`, complex selection,
+p = 0.2; the baseline QMIX trained with uniform faults, MARTA-QMIX with the Switcher and
+worst-case faults) at the `demo` budget (2 seeds, 100k env steps; `marta presets --budget
+demo`) through `marta reproduce`'s local backend (one single-threaded worker per core), then
+prints both scorecards side by side (the final greedy team under no, uniform and worst-case
+faults) and writes `OUT/report.md` and the learning curves `OUT/figures/`. Rerunning resumes
+or skips finished runs, like `marta reproduce`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the small default demo (what `make demo` runs)")
+    p = sub.add_parser(
+        "demo",
+        help="MARTA-QMIX vs QMIX on LBF under faults, a few minutes (what `make demo` runs)",
+    )
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory")
-    p.add_argument("--env", default="lbf-5x5-4p-1f", help="JAX environment id")
-    p.add_argument("--episodes", type=int, default=2000, help="random episodes per implementation")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", default="table2-lbf-qmix", help="a table2 preset (marta presets)")
+    p.add_argument("--budget", default="demo", help="compute budget (default: demo)")
+    p.add_argument("--force", action="store_true", help="replace runs of another config")
     p.set_defaults(func=run)
 
 
-def _reference_episodes(env_id: str, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from marta.envs.host import HostEnv
+def scorecard_rows(out: Path, preset: str) -> list[dict]:
+    """One row per fault type: each run's scorecard mean ± sd over seeds and MARTA's gain."""
+    from marta.reproduce.metrics import gain_pct
 
-    ref = HostEnv.from_gymnasium(env_id)
-    rng = np.random.default_rng(seed)
-    obs, state = ref.reset(seed)
-    returns, lengths = [], []
-    while len(returns) < episodes:
-        avail = ref.avail_actions(state)
-        actions = np.array([rng.choice(np.flatnonzero(row)) for row in avail])
-        obs, state, _, done, info = ref.step(None, state, actions)
-        if done:
-            returns.append(info["episode_return"])
-            lengths.append(info["episode_length"])
-    return np.asarray(returns), np.asarray(lengths)
+    cards = {
+        name: json.loads((out / preset / name / "scorecard.json").read_text(encoding="utf-8"))
+        for name in ("baseline", "marta")
+    }
+    rows = []
+    for fault in cards["baseline"]["returns"]:
+        base, ours = (cards[name]["returns"][fault] for name in ("baseline", "marta"))
+        rows.append(
+            {
+                "evaluation faults": fault,
+                "baseline": f"{base['mean']:.3f} ± {base['std']:.3f}",
+                "MARTA": f"{ours['mean']:.3f} ± {ours['std']:.3f}",
+                "gain %": round(gain_pct(ours["mean"], base["mean"]), 1),
+            }
+        )
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
-    import jax
-
-    import marta.envs
     from marta.cli import CliError
     from marta.experiments.table import format_table
+    from marta.reproduce.presets import select_presets
+    from marta.reproduce.report import write_report
+    from marta.reproduce.runs import reproduce
 
-    if args.episodes < 1:
-        raise CliError(f"--episodes must be >= 1, got {args.episodes}")
-    env = marta.envs.make(args.env)
-    reference_id = {
-        "lbf-5x5-4p-1f": "Foraging-5x5-4p-1f-v3",
-        "lbf-5x5-2p-1f": "Foraging-5x5-2p-1f-v3",
-        "lbf-5x5-3p-1f": "Foraging-5x5-3p-1f-v3",
-        "lbf-8x8-2p-2f-coop": "Foraging-8x8-2p-2f-coop-v3",
-    }.get(args.env)
-
-    # One episode per environment: every env finishes its first episode within max_steps,
-    # so taking each env's first episode is an unbiased sample (taking the first episodes to
-    # finish across envs would over-sample short, successful ones).
-    t0 = time.perf_counter()
-    out = marta.envs.rollout(
-        env, marta.envs.random_policy, jax.random.key(args.seed), args.episodes, env.max_steps
-    )
-    first = np.argmax(np.asarray(out.done), axis=0)
-    cols = np.arange(args.episodes)
-    ours_ret = np.asarray(out.episode_return)[first, cols]
-    ours_len = np.asarray(out.episode_length)[first, cols]
-    ours_s = time.perf_counter() - t0
-
-    rows = [_row(f"marta {args.env} (JAX)", ours_ret, ours_len, ours_s)]
-    results = {"marta": ours_ret}
-    if reference_id is not None:
-        t0 = time.perf_counter()
-        ref_ret, ref_len = _reference_episodes(reference_id, args.episodes, args.seed)
-        rows.append(_row(f"lbforaging {reference_id}", ref_ret, ref_len, time.perf_counter() - t0))
-        results["lbforaging"] = ref_ret
-    print(format_table(rows))
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    plot = args.out / "demo_returns.png"
-    _plot(results, plot, f"{args.env}: random-policy episode returns")
-    print(f"\nsaved {plot}", file=sys.stderr)
+    try:
+        presets = select_presets([args.preset])
+        summary = reproduce(presets, args.budget, args.out, force=args.force)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    if summary.failed or summary.interrupted:
+        print(f"marta demo: not finished ({', '.join(summary.failed) or 'interrupted'}); "
+              f"rerun `marta demo --out {args.out}` to resume", file=sys.stderr)  # fmt: skip
+        return 1
+    report = write_report(args.out)
+    fault_p = json.loads((args.out / args.preset / "marta" / "scorecard.json").read_text())
+    print(f"\n{args.preset}: final greedy team, mean ± sd over seeds "
+          f"(evaluation p = {fault_p.get('fault_p')})")  # fmt: skip
+    print(format_table(scorecard_rows(args.out, args.preset)))
+    figures = sorted(p.name for p in (args.out / "figures").glob("*.png"))
+    print(f"\nwrote {report} and {args.out / 'figures'}/ ({', '.join(figures)})", file=sys.stderr)
     return 0
-
-
-def _row(name: str, returns: np.ndarray, lengths: np.ndarray, seconds: float) -> dict:
-    sem = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
-    return {
-        "implementation": name,
-        "episodes": len(returns),
-        "return_mean": float(returns.mean()),
-        "return_sem": float(sem),
-        "length_mean": float(lengths.mean()),
-        "wall_s": round(seconds, 2),
-    }
-
-
-def _plot(results: dict[str, np.ndarray], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.linspace(0.0, 1.0, 21)
-    for name, returns in results.items():
-        ax.hist(
-            returns, bins=bins, alpha=0.5, density=True, label=f"{name} (mean {returns.mean():.3f})"
-        )
-    ax.set(xlabel="episode team return", ylabel="density", title=title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

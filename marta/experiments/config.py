@@ -422,7 +422,7 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
         if len(args) != len(value):
             raise ValueError(f"{path} must have {len(args)} entries, got {len(value)}")
         return tuple(
-            _coerce(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True))
+            _coerce(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
         )
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         return build_dataclass(tp, value, path)

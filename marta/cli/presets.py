@@ -1,0 +1,56 @@
+"""`marta presets`: the experiments `marta reproduce` runs.
+
+marta presets                          # one line per preset
+marta presets --budget quick           # with each preset's runs, seeds and env steps
+marta presets fig3-p-sweep --budget paper   # one preset as YAML, resolved for a budget
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from marta.reproduce.presets import BUDGETS
+
+    p = sub.add_parser(
+        "presets",
+        help="list the presets of marta reproduce (the paper's experiments)",
+        description="List the presets of `marta reproduce`, or show one as YAML.",
+    )
+    p.add_argument("name", nargs="?", help="show this preset (YAML) instead of the list")
+    p.add_argument(
+        "--budget",
+        choices=BUDGETS,
+        help="list: add runs, seeds and env steps under this budget; NAME: resolve for it",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from marta.experiments.table import format_table
+    from marta.reproduce.presets import load_preset, load_presets, resolve_config
+
+    if args.name is not None:
+        print(load_preset(args.name).to_yaml(args.budget), end="")
+        return 0
+    rows = []
+    for preset in load_presets():
+        row = {"name": preset.name, "experiment": preset.experiment, "runs": len(preset.runs)}
+        if args.budget is not None:
+            configs = [resolve_config(preset, run, args.budget) for run in preset.runs]
+            row["seeds"] = configs[0].num_seeds
+            row["env_steps"] = _steps(c.train.total_env_steps for c in configs)
+        row["description"] = preset.description
+        rows.append(row)
+    print(format_table(rows))
+    if args.budget is not None:
+        total = sum(r["runs"] for r in rows)
+        print(f"\n{total} runs; `marta reproduce --budget {args.budget} --out DIR` runs them all")
+    return 0
+
+
+def _steps(values) -> str:
+    """'40000', or '40000-80000' when the runs differ."""
+    values = sorted(set(values))
+    return str(values[0]) if len(values) == 1 else f"{values[0]}-{values[-1]}"

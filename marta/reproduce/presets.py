@@ -1,0 +1,354 @@
+"""The paper's experiments as presets: YAML files of runs, resolved into `ExperimentConfig`s.
+
+How to read this file: a preset (``marta/reproduce/presets/<name>.yaml``, listed by
+``marta presets``) names one experiment of the paper (Table 2's rows, Figures 2-5, the MARTA-B
+budget sweep) as a partial config ``base`` shared by its ``runs``, each run adding its own
+``overrides`` (dotted config fields) and ``tags`` (what the report groups by: ``method`` and
+the swept value). A compute budget (``smoke``, ``demo``, ``quick``, ``paper``) adds the overrides of
+``budgets.yaml`` for the preset's environment family (the env id's prefix: ``lbf``, ``tj``,
+``mpe``), then the preset's own ``budgets`` section. Resolving a run layers, lowest first::
+
+    ExperimentConfig defaults < base < budget overrides < the run's overrides
+
+and validates the result (`marta.experiments.config.ExperimentConfig.from_dict`), so a bad
+preset fails before anything is compiled. The YAML schema is in docs/reproduce.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+
+from marta.experiments.config import ExperimentConfig, merge, read_yaml
+from marta.validation import require
+
+Budget = Literal["smoke", "demo", "quick", "paper"]
+Experiment = Literal[
+    "table2", "cost_sweep", "case", "p_sweep", "heatmap", "team_size", "budget_sweep"
+]
+#: the budgets, cheapest first
+BUDGETS: tuple[str, ...] = get_args(Budget)
+#: the experiments, in the paper's order
+EXPERIMENTS: tuple[str, ...] = get_args(Experiment)
+PRESETS_DIR = Path(__file__).parent / "presets"
+BUDGETS_FILE = Path(__file__).parent / "budgets.yaml"
+#: a run's tags: ``method`` always, plus the swept value's key where the experiment has one
+TAG_TYPES: dict[str, type] = {
+    "method": str,
+    "cost": float,
+    "p": float,
+    "case": int,
+    "n_agents": int,
+    "budget": int,
+}
+#: Table 1's order of environment families and base learners (sorts the presets)
+_FAMILY_ORDER = ("tj", "lbf", "mpe")
+_LEARNER_ORDER = ("iql", "vdn", "qmix", "maddpg")
+_PRESET_KEYS = ("name", "experiment", "description", "paper_row", "base", "budgets", "runs")
+_RUN_KEYS = ("name", "tags", "overrides")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PresetRun:
+    """One run of a preset: its directory name, report tags and config overrides."""
+
+    name: str
+    """directory name under the preset (``OUT/<preset>/<name>``)"""
+    tags: Mapping[str, Any]
+    """what the report groups and plots by: ``method`` (baseline|marta) and the swept value"""
+    overrides: Mapping[str, Any]
+    """dotted config fields -> values, applied last"""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Preset:
+    """One experiment of the paper: a base config, per-budget overrides and its runs."""
+
+    name: str
+    """the preset's name (its file stem)"""
+    experiment: Experiment
+    """which table/figure it reproduces"""
+    description: str
+    """one line for ``marta presets`` and the report"""
+    paper_row: Mapping[str, str] | None
+    """table2: the row keys ``{env, base}`` of the paper's Table 2, else None"""
+    base: Mapping[str, Any]
+    """a partial `ExperimentConfig` in config.yaml layout, shared by the runs"""
+    budgets: Mapping[str, Mapping[str, Any]]
+    """budget -> dotted config fields -> values (budgets.yaml's family defaults merged in)"""
+    runs: tuple[PresetRun, ...]
+    """the runs, in order"""
+
+    @property
+    def family(self) -> str:
+        """The environment family of `base.env_id` (its prefix before the first '-')."""
+        return str(self.base["env_id"]).split("-")[0]
+
+    def to_dict(self, budget: str | None = None) -> dict[str, Any]:
+        """YAML-ready data; with `budget`, as resolved for it (adds ``budget: B``)."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "experiment": self.experiment,
+            "description": self.description,
+        }
+        if self.paper_row is not None:
+            data["paper_row"] = dict(self.paper_row)
+        if budget is not None:
+            data["budget"] = budget
+        data["base"] = _plain(self.base)
+        data["budgets"] = _plain(self.budgets)
+        data["runs"] = [
+            {"name": r.name, "tags": dict(r.tags), "overrides": _plain(r.overrides)}
+            for r in self.runs
+        ]
+        return data
+
+    def to_yaml(self, budget: str | None = None) -> str:
+        """The preset as YAML text (see `to_dict`)."""
+        return yaml.safe_dump(self.to_dict(budget), sort_keys=False, default_flow_style=None)
+
+
+# ------------------------------------------------------------------------------ loading
+def preset_names(directory: Path = PRESETS_DIR) -> list[str]:
+    """Names of the presets in `directory`, in the paper's order."""
+    return [preset.name for preset in load_presets(directory)]
+
+
+def load_presets(directory: Path = PRESETS_DIR) -> list[Preset]:
+    """Every preset in `directory`, in the paper's order (experiments, then Table 1's order
+    of environments and learners)."""
+    presets = [load_preset(path.stem, directory) for path in directory.glob("*.yaml")]
+    return sorted(presets, key=_order)
+
+
+def load_preset(name: str, directory: Path = PRESETS_DIR) -> Preset:
+    """Loads and checks one preset file.
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones) or an invalid file.
+    """
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        valid = preset_names(directory)
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown preset {name!r}{hint}; valid presets: {', '.join(valid)}")
+    return preset_from_dict(read_yaml(path), source=str(path), name=name)
+
+
+def select_presets(names: Sequence[str], directory: Path = PRESETS_DIR) -> list[Preset]:
+    """The presets named by `names` (preset names or experiment kinds), in the paper's order.
+
+    An experiment kind (``table2``, ``p_sweep``, ...) selects all of its presets; no names
+    selects every preset.
+
+    Raises:
+        ValueError: a name that is neither (the message lists the valid ones).
+    """
+    presets = load_presets(directory)
+    if not names:
+        return presets
+    by_name = {p.name: p for p in presets}
+    chosen: set[str] = set()
+    for name in names:
+        if name in by_name:
+            chosen.add(name)
+        elif name in EXPERIMENTS:
+            chosen.update(p.name for p in presets if p.experiment == name)
+        else:
+            valid = list(by_name)
+            close = difflib.get_close_matches(name, valid + list(EXPERIMENTS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown preset {name!r}{hint}; valid presets: {', '.join(valid)}; "
+                f"or an experiment kind: {', '.join(EXPERIMENTS)}"
+            )
+    return [p for p in presets if p.name in chosen]
+
+
+def preset_from_dict(data: Any, *, source: str, name: str | None = None) -> Preset:
+    """Builds a `Preset` from YAML data, merging budgets.yaml's family defaults.
+
+    Args:
+        data: the parsed YAML mapping.
+        source: where it came from (for error messages).
+        name: the expected name (the file stem), if any.
+
+    Raises:
+        ValueError: a missing or unknown key, a wrong type, a name that is not the file stem,
+            an unknown experiment, budget or tag, duplicate run names.
+    """
+    where = f"preset {source}"
+    require(isinstance(data, Mapping), where, "a mapping", data)
+    _keys(data, _PRESET_KEYS, where, required=("name", "experiment", "base", "runs"))
+    require(isinstance(data["name"], str) and data["name"], f"{where}: name", "a string", None)
+    if name is not None:
+        require(data["name"] == name, f"{where}: name", f"the file stem {name!r}", data["name"])
+    experiment = data["experiment"]
+    require(experiment in EXPERIMENTS, f"{where}: experiment", _one_of(EXPERIMENTS), experiment)
+    base = data["base"]
+    require(
+        isinstance(base, Mapping) and "env_id" in base,
+        f"{where}: base",
+        "a mapping with env_id",
+        base,
+    )
+    paper_row = data.get("paper_row")
+    if experiment == "table2":
+        ok = isinstance(paper_row, Mapping) and set(paper_row) == {"env", "base"}
+        require(ok, f"{where}: paper_row", "a mapping {env, base} for table2", paper_row)
+    else:
+        require(paper_row is None, f"{where}: paper_row", "absent (table2 only)", paper_row)
+    family = str(base["env_id"]).split("-")[0]
+    budgets = _budgets(data.get("budgets") or {}, family, where)
+    runs = data["runs"]
+    require(isinstance(runs, list) and runs, f"{where}: runs", "a non-empty list", runs)
+    parsed = tuple(_run(run, f"{where}: runs[{i}]") for i, run in enumerate(runs))
+    names = [r.name for r in parsed]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    require(not duplicates, f"{where}: runs", "uniquely named", duplicates)
+    return Preset(
+        name=data["name"],
+        experiment=experiment,
+        description=str(data.get("description", "")),
+        paper_row=dict(paper_row) if paper_row is not None else None,
+        base=dict(base),
+        budgets=budgets,
+        runs=parsed,
+    )
+
+
+def _run(data: Any, where: str) -> PresetRun:
+    require(isinstance(data, Mapping), where, "a mapping {name, tags, overrides}", data)
+    _keys(data, _RUN_KEYS, where, required=("name", "tags"))
+    name = data["name"]
+    ok = isinstance(name, str) and name and "/" not in name and not name.startswith(".")
+    require(ok, f"{where}.name", "a directory name", name)
+    tags = data["tags"]
+    require(
+        isinstance(tags, Mapping) and "method" in tags,
+        f"{where}.tags",
+        "a mapping with method",
+        tags,
+    )
+    for key, value in tags.items():
+        require(key in TAG_TYPES, f"{where}.tags", f"keys among {', '.join(TAG_TYPES)}", key)
+        kind = TAG_TYPES[key]
+        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+        require(
+            ok and not isinstance(value, bool), f"{where}.tags.{key}", f"a {kind.__name__}", value
+        )
+    require(
+        tags["method"] in ("baseline", "marta"),
+        f"{where}.tags.method",
+        "baseline or marta",
+        tags["method"],
+    )
+    overrides = data.get("overrides") or {}
+    require(
+        isinstance(overrides, Mapping),
+        f"{where}.overrides",
+        "a mapping of dotted fields",
+        overrides,
+    )
+    tags = {k: float(v) if TAG_TYPES[k] is float else v for k, v in tags.items()}
+    return PresetRun(name=name, tags=tags, overrides=dict(overrides))
+
+
+def _budgets(own: Any, family: str, where: str) -> dict[str, dict[str, Any]]:
+    """budgets.yaml's ``all`` and `family` overrides, then the preset's own, per budget."""
+    defaults = read_yaml(BUDGETS_FILE)
+    require(isinstance(own, Mapping), f"{where}: budgets", "a mapping of budgets", own)
+    for budget in own:
+        require(budget in BUDGETS, f"{where}: budgets", f"keys among {', '.join(BUDGETS)}", budget)
+    out = {}
+    for budget in BUDGETS:
+        layers = defaults.get(budget) or {}
+        merged = {**(layers.get("all") or {}), **(layers.get(family) or {})}
+        given = own.get(budget) or {}
+        require(isinstance(given, Mapping), f"{where}: budgets.{budget}", "a mapping", given)
+        out[budget] = {**merged, **given}
+    return out
+
+
+# ------------------------------------------------------------------------------ resolving
+def resolve_config(preset: Preset, run: PresetRun, budget: str) -> ExperimentConfig:
+    """The validated config of `run` under `budget`: defaults < base < budget < run.
+
+    A budget's ``marta.*`` fields (e.g. the Switcher's buffer size) are left out of a run
+    without a ``marta`` section, so they never turn plain training into MARTA.
+
+    Raises:
+        ValueError: unknown budget, or an invalid field or value (prefixed with the run).
+    """
+    require(budget in BUDGETS, "--budget", _one_of(BUDGETS), budget)
+    run_part = nest(run.overrides)
+    has_marta = "marta" in preset.base or "marta" in run_part
+    budget_part = nest(
+        {k: v for k, v in preset.budgets[budget].items() if has_marta or k.split(".")[0] != "marta"}
+    )
+    try:
+        return ExperimentConfig.from_dict(merge(merge(preset.base, budget_part), run_part))
+    except ValueError as err:
+        raise ValueError(f"preset {preset.name}, run {run.name}, budget {budget}: {err}") from None
+
+
+def nest(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1, "a.c": 2}`` -> ``{"a": {"b": 1, "c": 2}}`` (mapping values merge in)."""
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        parts = str(key).split(".")
+        node = {parts[-1]: value}
+        for part in reversed(parts[:-1]):
+            node = {part: node}
+        out = merge(out, node)
+    return out
+
+
+# ------------------------------------------------------------------------------ helpers
+def _order(preset: Preset) -> tuple[int, int, int, str]:
+    """Experiments in the paper's order; within one, Table 1's order of envs and learners."""
+    family = _FAMILY_ORDER.index(preset.family) if preset.family in _FAMILY_ORDER else 99
+    learner = str(preset.base.get("learner_name"))
+    rank = _LEARNER_ORDER.index(learner) if learner in _LEARNER_ORDER else 99
+    return EXPERIMENTS.index(preset.experiment), family, rank, preset.name
+
+
+def _keys(
+    data: Mapping[str, Any], allowed: Sequence[str], where: str, required: Sequence[str]
+) -> None:
+    for key in data:
+        require(key in allowed, where, f"keys among {', '.join(allowed)}", key)
+    for key in required:
+        require(key in data, where, f"a value for {key!r}", "nothing")
+
+
+def _one_of(options: Sequence[str]) -> str:
+    return "one of " + ", ".join(options)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+__all__ = [
+    "BUDGETS",
+    "EXPERIMENTS",
+    "Preset",
+    "PresetRun",
+    "load_preset",
+    "load_presets",
+    "nest",
+    "preset_names",
+    "resolve_config",
+    "select_presets",
+]

@@ -1,0 +1,515 @@
+"""What both backends of `marta reproduce` share: the plan, each run's state, reproduce.json,
+and the body that executes one run.
+
+How to read this file:
+
+1. `plan_runs` resolves every run of the chosen presets for a budget into a `RunSpec`
+   (validated `ExperimentConfig`, run directory ``OUT/<preset>/<run>``).
+2. `inspect_run` says what the directory of a run holds: ``done`` (all segments checkpointed
+   and, for fault-injection runs, ``scorecard.json`` written), ``resume`` (a run of this
+   config that stopped early), ``fresh`` (nothing yet), ``redo`` (all segments but no
+   scorecard: restarted from scratch), or ``conflict`` (a run of another config: refused
+   unless ``--force``).
+3. `StatusFile` keeps ``OUT/reproduce.json`` (written atomically, by the parent only).
+4. `reproduce` checks the output directory (runs of another config are refused unless
+   ``force``), writes each ``OUT/<preset>/preset.yaml``, skips finished runs and hands the
+   others to a backend (`marta.reproduce.local` or `marta.reproduce.ray_backend`), recording
+   each result as it arrives.
+5. `execute_run` is what a local worker process or a Ray task runs for one run: one XLA
+   thread, the persistent compilation cache, an exclusive lock on the run directory, then
+   `marta.experiments.runner.run_experiment` (``resume=True`` from its checkpoint,
+   ``force=True`` for ``redo``/``conflict`` under ``--force``). It returns a plain dict, so
+   it crosses process (and Ray) boundaries unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import marta
+from marta.experiments.config import ExperimentConfig, config_differences, load_config
+from marta.experiments.io import atomic_write_text, check_writable
+from marta.reproduce.presets import Preset, resolve_config
+
+RunAction = Literal["done", "resume", "fresh", "redo", "conflict"]
+#: XLA on one thread: a worker process owns one core (faster than sharing both)
+SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+Backend = Literal["local", "ray"]
+STATUS_FILE = "reproduce.json"
+PRESET_FILE = "preset.yaml"
+#: JAX's persistent compilation cache, by default under OUT: a resumed or retried run, and
+#: runs compiling the same program, load the compiled programs instead of compiling again
+CACHE_DIR = ".jax-cache"
+LOG_FILE = "reproduce.log"
+LOCK_FILE = ".reproduce.lock"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """One run of the plan: where it goes and its resolved config."""
+
+    preset: str
+    """the preset's name"""
+    run: str
+    """the run's name (its directory under the preset)"""
+    config: ExperimentConfig
+    """the resolved, validated config"""
+
+    @property
+    def key(self) -> str:
+        """``<preset>/<run>``: the run's key in reproduce.json and its path under OUT."""
+        return f"{self.preset}/{self.run}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunState:
+    """What a run directory holds, and what running it means."""
+
+    action: RunAction
+    """done, resume, fresh, redo or conflict (see the module docstring)"""
+    differences: tuple[str, ...] = ()
+    """conflict: the config fields that differ"""
+
+
+def plan_runs(presets: Sequence[Preset], budget: str) -> list[RunSpec]:
+    """Every run of `presets` under `budget`, in preset and run order (validated).
+
+    Raises:
+        ValueError: a run whose config is invalid (names the preset, run and field).
+    """
+    return [
+        RunSpec(preset=p.name, run=r.name, config=resolve_config(p, r, budget))
+        for p in presets
+        for r in p.runs
+    ]
+
+
+def inspect_run(spec: RunSpec, out: Path) -> RunState:
+    """The state of `spec`'s directory under `out` (see `RunAction`); reads, never writes."""
+    from marta.experiments.checkpoint import read_checkpoint_info
+    from marta.experiments.runner import RunPaths
+
+    paths = RunPaths(out / spec.key)
+    if not paths.holds_run():
+        return RunState(action="fresh")
+    if not paths.config.exists():
+        return RunState(action="conflict", differences=("config.yaml (missing)",))
+    try:
+        differences = config_differences(load_config(paths.config), spec.config)
+    except ValueError:
+        differences = ["config.yaml (unreadable)"]
+    if differences:
+        return RunState(action="conflict", differences=tuple(differences))
+    try:
+        info = read_checkpoint_info(paths.checkpoints)
+    except ValueError:
+        return RunState(action="redo")
+    if info is None or info.segments_done < spec.config.train.num_segments:
+        return RunState(action="resume")
+    if spec.config.marta is not None and not paths.scorecard.exists():
+        return RunState(action="redo")
+    return RunState(action="done")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Summary:
+    """What one invocation of `reproduce` did."""
+
+    planned: int
+    """runs in the plan"""
+    skipped: int
+    """runs already finished before this invocation"""
+    done: int
+    """runs finished (including the skipped ones)"""
+    failed: tuple[str, ...]
+    """keys of the runs that failed"""
+    interrupted: bool
+    """stopped by Ctrl-C (unfinished runs stay pending; rerun to resume)"""
+    wall_time_s: float
+    """seconds this invocation took"""
+
+
+def reproduce(
+    presets: Sequence[Preset],
+    budget: str,
+    out: str | Path,
+    *,
+    backend: Backend = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    max_retries: int = 3,
+    force: bool = False,
+    cache_dir: str | Path | None = CACHE_DIR,
+    stream: Any = None,
+) -> Summary:
+    """Runs every run of `presets` under `budget` into `out`, skipping finished ones.
+
+    Args:
+        presets: the presets to run (`marta.reproduce.presets.select_presets`).
+        budget: smoke, quick or paper.
+        out: the output directory (layout in docs/reproduce.md).
+        backend: "local" (worker processes) or "ray" (one Ray task per run).
+        workers: local: processes at once (default: one per available core); ray with no
+            address: the CPUs of the local Ray instance it starts.
+        address: ray only: the cluster (``auto``, ``HOST:PORT``, ``ray://HOST:PORT``); None
+            starts a local Ray instance.
+        max_retries: ray only: retries of a task whose worker died.
+        force: replace runs of a different config (their results are deleted) instead of
+            refusing, and write into a non-empty directory that is not a reproduce output.
+        cache_dir: JAX's persistent compilation cache (relative paths are under `out`);
+            None disables it.
+        stream: where progress lines go (default: standard error).
+
+    Returns:
+        A `Summary`.
+
+    Raises:
+        ValueError: bad input, or runs of another config in `out` without `force`; raised
+            before any run starts.
+    """
+    began = time.perf_counter()
+    stream = sys.stderr if stream is None else stream
+    out = Path(out)
+    if backend not in ("local", "ray"):
+        raise ValueError(f"--backend must be one of local, ray; got {backend!r}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {workers}")
+    if max_retries < 0:
+        raise ValueError(f"--max-retries must be an integer >= 0, got {max_retries}")
+    specs = plan_runs(presets, budget)
+    _check_output_directory(out, force)
+    states = {spec.key: inspect_run(spec, out) for spec in specs}
+    conflicts = [k for k, state in states.items() if state.action == "conflict"]
+    if conflicts and not force:
+        raise ValueError(_conflict_message(out, conflicts, states, budget))
+    if workers is None:
+        from marta.reproduce.local import available_cores
+
+        workers = len(available_cores())
+    if backend == "ray":
+        from marta.reproduce.ray_backend import connect
+
+        connect(address, workers)  # fails fast, before anything is written
+    check_writable(out)
+    for preset in presets:
+        (out / preset.name).mkdir(exist_ok=True)
+        atomic_write_text(out / preset.name / PRESET_FILE, preset.to_yaml(budget))
+    status = StatusFile(out, budget, [p.name for p in presets])
+    for spec in specs:
+        action = states[spec.key].action
+        done = action == "done"
+        # a run started afresh (redo, or replaced under --force) starts its wall time at 0
+        entry = {} if action in ("redo", "conflict") else status.data["runs"].get(spec.key) or {}
+        status.data["runs"][spec.key] = {**entry, "status": "done" if done else "pending"}
+    status.write()
+    # longest first (env steps x seeds), so the last runs to finish are short ones
+    todo = sorted(
+        (spec for spec in specs if states[spec.key].action != "done"),
+        key=lambda spec: -spec.config.train.total_env_steps * spec.config.num_seeds,
+    )
+    skipped = len(specs) - len(todo)
+    cache = None if cache_dir is None else out / cache_dir
+    payloads = [run_payload(spec, out, force=force, cache_dir=cache) for spec in todo]
+    progress = _Progress(stream, len(specs), skipped, began)
+    progress.line(f"{len(specs)} runs ({skipped} already done, {len(todo)} to run) in {out}")
+
+    def on_start(payload: Mapping[str, Any], where: int | str | None) -> None:
+        place = {None: "", "ray": " (ray task)"}.get(where, f" (core {where})")
+        progress.line(f"start   {payload['preset']}/{payload['run']}{place}")
+
+    def on_result(payload: Mapping[str, Any], result: Mapping[str, Any]) -> None:
+        key = f"{payload['preset']}/{payload['run']}"
+        state = {"done": "done", "interrupted": "pending"}.get(result["status"], "failed")
+        status.set(
+            key,
+            state,
+            add_wall_time_s=float(result.get("wall_time_s") or 0.0),
+            error=result.get("error", ""),
+        )
+        progress.result(key, result)
+
+    if backend == "local":
+        from marta.reproduce.local import run_local
+
+        finished = run_local(payloads, workers=workers, on_start=on_start, on_result=on_result)
+    else:
+        from marta.reproduce.ray_backend import run_ray
+
+        finished = run_ray(
+            payloads,
+            address=address,
+            workers=workers,
+            max_retries=max_retries,
+            on_start=on_start,
+            on_result=on_result,
+        )
+    wall = time.perf_counter() - began
+    status.finish(wall)
+    runs = status.data["runs"]
+    return Summary(
+        planned=len(specs),
+        skipped=skipped,
+        done=sum(runs[s.key]["status"] == "done" for s in specs),
+        failed=tuple(s.key for s in specs if runs[s.key]["status"] == "failed"),
+        interrupted=not finished,
+        wall_time_s=wall,
+    )
+
+
+def _check_output_directory(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output path {str(out)!r} exists and is not a directory")
+    if force or not out.exists() or (out / STATUS_FILE).exists():
+        return
+    if any(out.iterdir()):
+        raise ValueError(
+            f"{str(out)!r} is not empty and holds no {STATUS_FILE} (not an output of marta "
+            "reproduce); use another --out, or --force to write into it anyway"
+        )
+
+
+def _conflict_message(
+    out: Path, conflicts: Sequence[str], states: Mapping[str, RunState], budget: str
+) -> str:
+    shown = [f"{k} (differs in {', '.join(states[k].differences[:4])})" for k in conflicts[:3]]
+    more = f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else ""
+    old = (read_status(out) or {}).get("budget")
+    hint = (
+        f"; {STATUS_FILE} says budget {old!r}, this is {budget!r}" if old and old != budget else ""
+    )
+    return (
+        f"{str(out)!r} holds runs of a different config: {'; '.join(shown)}{more}{hint}. "
+        "Use another --out, or --force to delete those runs' results and run them again"
+    )
+
+
+class _Progress:
+    """One line per event: elapsed time, runs finished so far, what happened."""
+
+    def __init__(self, stream: Any, total: int, done: int, began: float) -> None:
+        self.stream, self.total, self.done, self.began = stream, total, done, began
+
+    def line(self, text: str) -> None:
+        elapsed = int(time.perf_counter() - self.began)
+        stamp = f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}"
+        print(f"[{stamp} {self.done}/{self.total}] {text}", file=self.stream, flush=True)
+
+    def result(self, key: str, result: Mapping[str, Any]) -> None:
+        self.done += result["status"] == "done"
+        text = f"{result['status']:<7} {key} ({float(result.get('wall_time_s') or 0):.1f} s)"
+        if result.get("error"):
+            text += f": {result['error']} (log: {key}/{LOG_FILE})"
+        self.line(text)
+
+
+# ------------------------------------------------------------------------- reproduce.json
+class StatusFile:
+    """``OUT/reproduce.json``: budget, presets, marta version, wall time, per-run status.
+
+    Entries of runs outside the current plan (other presets run earlier into the same OUT)
+    are kept. Every change is written at once, atomically.
+    """
+
+    def __init__(self, out: Path, budget: str, presets: Sequence[str]) -> None:
+        self.path = out / STATUS_FILE
+        old = read_status(out) or {}
+        listed = list(old.get("presets") or [])
+        self.data: dict[str, Any] = {
+            "budget": budget,
+            "presets": listed + [p for p in presets if p not in listed],
+            "marta_version": marta.__version__,
+            "wall_time_s": None,
+            "runs": dict(old.get("runs") or {}),
+        }
+
+    def set(self, key: str, status: str, *, add_wall_time_s: float = 0.0, error: str = "") -> None:
+        """Records a run's status; its wall time adds up over the attempts that ran it."""
+        entry = dict(self.data["runs"].get(key) or {})
+        wall = float(entry.get("wall_time_s") or 0.0) + add_wall_time_s
+        entry.update(status=status, wall_time_s=round(wall, 3))
+        entry.pop("error", None)
+        if error:
+            entry["error"] = error
+        self.data["runs"][key] = entry
+        self.write()
+
+    def finish(self, wall_time_s: float) -> None:
+        """Records the wall time of this invocation of `marta reproduce`."""
+        self.data["wall_time_s"] = round(wall_time_s, 3)
+        self.write()
+
+    def write(self) -> None:
+        atomic_write_text(self.path, json.dumps(self.data, indent=2) + "\n")
+
+
+def read_status(out: Path) -> dict[str, Any] | None:
+    """The parsed ``OUT/reproduce.json``, or None if there is none.
+
+    Raises:
+        ValueError: it exists but is not a JSON object.
+    """
+    path = Path(out) / STATUS_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    return data
+
+
+# ------------------------------------------------------------------------- one run
+def run_payload(spec: RunSpec, out: Path, *, force: bool, cache_dir: Path | None) -> dict:
+    """The picklable description of a run for `execute_run` (its config as plain data)."""
+    return {
+        "preset": spec.preset,
+        "run": spec.run,
+        "config": spec.config.to_dict(),
+        "out": str(out),
+        "force": force,
+        "cache_dir": None if cache_dir is None else str(cache_dir),
+    }
+
+
+def execute_run(payload: Mapping[str, Any], core: int | None = None) -> dict[str, Any]:
+    """Runs (or resumes) one run in this process; never raises for a failing run.
+
+    Args:
+        payload: from `run_payload`.
+        core: CPU core to pin this process to (local backend), or None.
+
+    Returns:
+        ``{"key", "status": "done"|"failed"|"interrupted", "wall_time_s", "error"}``; the
+        run's progress lines and any traceback go to ``OUT/<preset>/<run>/reproduce.log``.
+    """
+    began = time.perf_counter()
+    key = f"{payload['preset']}/{payload['run']}"
+    run_dir = Path(payload["out"]) / key
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result = {"key": key, "status": "failed", "wall_time_s": 0.0, "error": ""}
+    with open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
+        print(
+            f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {key}: pid "
+            f"{os.getpid()} on {socket.gethostname()}"
+            + (f", core {core}" if core is not None else ""),
+            file=log,
+            flush=True,
+        )
+        try:
+            with _exclusive(run_dir / LOCK_FILE):
+                _setup_process(core, payload.get("cache_dir"))
+                _run(payload, run_dir, log)
+            result["status"] = "done"
+        except KeyboardInterrupt:
+            result["status"] = "interrupted"
+        except Exception as err:  # a failing run must not take the others down
+            from marta.experiments.runner import RunInterrupted
+
+            if isinstance(err, RunInterrupted):
+                result["status"] = "interrupted"
+            else:
+                result["error"] = f"{type(err).__name__}: {' '.join(str(err).split())}"[:500]
+                traceback.print_exc(file=log)
+        result["wall_time_s"] = round(time.perf_counter() - began, 3)
+        print(f"--- {result['status']} after {result['wall_time_s']:.1f} s", file=log, flush=True)
+    return result
+
+
+def _run(payload: Mapping[str, Any], run_dir: Path, log: Any) -> None:
+    """Inspects the run directory again (a retried Ray task finds its own checkpoint) and
+    starts, resumes or restarts the run accordingly."""
+    from marta.experiments.runner import run_experiment
+
+    spec = RunSpec(
+        preset=payload["preset"],
+        run=payload["run"],
+        config=ExperimentConfig.from_dict(payload["config"]),
+    )
+    state = inspect_run(spec, Path(payload["out"]))
+    print(f"state: {state.action}", file=log, flush=True)
+    if state.action == "done":
+        return
+    if state.action == "conflict" and not payload["force"]:
+        raise ValueError(
+            f"{run_dir} holds a run with a different config (differs in "
+            f"{', '.join(state.differences[:5])}); use --force to replace it"
+        )
+    run_experiment(
+        spec.config,
+        run_dir,
+        resume=state.action == "resume",
+        force=state.action in ("redo", "conflict"),
+        progress="log",
+        stream=log,
+    )
+
+
+def _setup_process(core: int | None, cache_dir: str | None) -> None:
+    """One core and one XLA thread for this process; JAX's persistent compilation cache.
+
+    The XLA flags only take effect if JAX's CPU backend has not started yet in this process
+    (true for a fresh worker process).
+    """
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {core})
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_multi_thread_eigen" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {SINGLE_THREAD_XLA_FLAGS}".strip()
+    if cache_dir is not None:
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", cache_dir)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on `path` (released when the process dies, even by kill -9).
+
+    Raises:
+        RuntimeError: another process holds it (a worker of an earlier invocation that is
+            still running this run).
+    """
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks: nothing to guard with
+        yield
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RuntimeError(
+                f"{path.parent} is being run by another process (its lock {path.name} is held)"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+__all__ = [
+    "CACHE_DIR",
+    "RunSpec",
+    "RunState",
+    "StatusFile",
+    "execute_run",
+    "inspect_run",
+    "plan_runs",
+    "read_status",
+    "reproduce",
+    "run_payload",
+]
