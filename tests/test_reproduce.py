@@ -215,13 +215,13 @@ def compile_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("jax-cache")
 
 
-def _kill_after_first_checkpoint(run_dir: Path, num_segments: int, timeout_s: float = 600) -> int:
+def _kill_after_first_checkpoint(run_dir: Path, num_segments: int, thread: threading.Thread) -> int:
     """Waits for the run's first checkpoint, then kills (-9) the process named in its log.
 
     Returns the segments the checkpoint held when the process was killed.
     """
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and thread.is_alive():
         info = None
         if (run_dir / "checkpoints" / "latest.json").exists():
             info = read_checkpoint_info(run_dir / "checkpoints")
@@ -231,14 +231,29 @@ def _kill_after_first_checkpoint(run_dir: Path, num_segments: int, timeout_s: fl
             os.kill(pid, signal.SIGKILL)
             return info.segments_done
         time.sleep(0.01)
-    raise AssertionError(f"no checkpoint in {run_dir} after {timeout_s} s")
+    raise AssertionError(f"no checkpoint in {run_dir} (reproduce ended: {not thread.is_alive()})")
 
 
-def _in_thread(fn, **kwargs):
+def _in_thread(fn, **kwargs) -> tuple[threading.Thread, dict]:
+    """Runs ``fn(**kwargs)`` in a thread; the dict gets its ``result`` or ``error``."""
     out = {}
-    thread = threading.Thread(target=lambda: out.update(result=fn(**kwargs)), daemon=True)
+
+    def target() -> None:
+        try:
+            out["result"] = fn(**kwargs)
+        except BaseException as err:  # re-raised by the test after join
+            out["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread, out
+
+
+def _joined(thread: threading.Thread, out: dict):
+    thread.join(timeout=600)
+    if "error" in out:
+        raise out["error"]
+    return out["result"]
 
 
 def _assert_complete(run_dir: Path, num_seeds: int, num_segments: int) -> None:
@@ -258,9 +273,8 @@ def test_local_backend_resumes_a_killed_run_and_skips_finished_ones(tmp_path, co
         reproduce, presets=[preset], budget="smoke", out=out, workers=2, cache_dir=compile_cache
     )
     victim = out / specs[1].key
-    _kill_after_first_checkpoint(victim, segments)
-    thread.join(timeout=600)
-    first = result["result"]
+    _kill_after_first_checkpoint(victim, segments, thread)
+    first = _joined(thread, result)
     assert first.failed == (specs[1].key,) and first.done == 1
     status = read_status(out)
     assert status["runs"][specs[1].key]["status"] == "failed"
@@ -295,9 +309,8 @@ def test_ray_backend_retries_a_killed_worker_without_losing_or_duplicating(tmp_p
         reproduce, presets=[preset], budget="smoke", out=out, backend="ray", workers=2,
         max_retries=2, cache_dir=compile_cache,
     )  # fmt: skip
-    _kill_after_first_checkpoint(out / spec.key, segments)
-    thread.join(timeout=600)
-    summary = result["result"]
+    _kill_after_first_checkpoint(out / spec.key, segments, thread)
+    summary = _joined(thread, result)
     assert (summary.done, summary.failed) == (1, ())
     log = (out / spec.key / LOG_FILE).read_text()
     assert log.count(": pid ") == 2  # the killed attempt and its retry

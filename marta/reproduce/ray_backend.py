@@ -96,7 +96,9 @@ def connect(address: str | None, workers: int) -> None:
         check_reachable(address)
     try:
         ray.init(
-            address=None if local else address,
+            # "local" starts a new instance; None would join a cluster that `ray start` left
+            # in /tmp/ray/ray_current_cluster, even a dead one (and wait for it for minutes)
+            address="local" if local else address,
             num_cpus=workers if local else None,
             include_dashboard=False,
             logging_level="warning",
