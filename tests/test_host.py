@@ -18,6 +18,8 @@ def test_lbforaging_sizes(lbf):
         "obs_dim": 15,
         "state_dim": 60,
         "max_steps": 50,
+        "state_scale": 1.0,  # a host env recommends no input scaling
+        "obs_scale": 1.0,
     }
 
 

@@ -270,7 +270,9 @@ def make_maddpg_learner(config: MADDPGConfig, env_spec: Mapping[str, int]) -> Le
 
     def actor_logits(actor_params: Any, obs: jax.Array, last_action: jax.Array) -> jax.Array:
         """Unmasked logits f32[..., N, A]."""
-        return actor.apply(actor_params, agent_inputs(obs, last_action, num_actions, config))
+        return actor.apply(
+            actor_params, agent_inputs(obs, last_action, num_actions, config, config.obs_scale)
+        )
 
     def action_values(params: Any, x: jax.Array, greedy: jax.Array) -> jax.Array:
         """:math:`Q_i(x, a_i = k, a_{-i} = \\text{greedy}_{-i})` f32[..., N, A]."""
@@ -300,7 +302,10 @@ def make_maddpg_learner(config: MADDPGConfig, env_spec: Mapping[str, int]) -> Le
         joint = jnp.zeros((n, n * num_actions), jnp.float32)
         params = {
             "actor": actor.init(
-                key_actor, agent_inputs(obs, initial_carry().last_action, num_actions, config)
+                key_actor,
+                agent_inputs(
+                    obs, initial_carry().last_action, num_actions, config, config.obs_scale
+                ),
             ),
             "critic": critic.init(key_critic, critic_features(x, joint)),
         }
