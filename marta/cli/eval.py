@@ -34,7 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from marta.cli import CliError
-from marta.cli.train import FAULT_CONFIG_FLAGS, FAULT_FLAGS, add_fault_flags
+from marta.cli.train import (
+    FAULT_CONFIG_FLAGS,
+    FAULT_FLAGS,
+    add_compile_cache_flag,
+    add_fault_flags,
+)
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
     from marta.core.marta import Evaluation, MartaTrainer
@@ -98,6 +103,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "faults (the flags of marta train; from FaultConfig's defaults); none = no faults"
     )
     add_fault_flags(faults, FAULT_CONFIG_FLAGS + RED_TEAM_FLAGS)
+    add_compile_cache_flag(p)
     p.set_defaults(func=run)
 
 
@@ -215,6 +221,7 @@ def _header(
 
 # ----------------------------------------------------------------------------- commands
 def run(args: argparse.Namespace) -> int:
+    from marta.experiments.compile_cache import enable_compile_cache, resolve_cache_dir
     from marta.experiments.config import load_config
     from marta.experiments.runner import RunPaths
 
@@ -224,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
     if args.name is not None and not _NAME.fullmatch(args.name):
         raise CliError(f"--name must be letters, digits, '.', '_' or '-'; got {args.name!r}")
     config = load_config(paths.config)
+    enable_compile_cache(resolve_cache_dir(args.compile_cache))
     if args.red_team is None:
         extra = _given(args, RED_TEAM_FLAGS)
         if extra:

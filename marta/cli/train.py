@@ -92,6 +92,16 @@ FAULT_FLAG_FIELDS = {
 }
 
 
+def add_compile_cache_flag(parser: argparse.ArgumentParser) -> None:
+    """``--compile-cache DIR``: JAX's persistent compilation cache (docs/running.md)."""
+    parser.add_argument(
+        "--compile-cache",
+        metavar="DIR",
+        help="compiled-program cache (default $MARTA_COMPILE_CACHE or ~/.cache/marta/jax; "
+        "'none' disables it)",
+    )
+
+
 def add_fault_flags(group: argparse._ArgumentGroup, dests: tuple[str, ...]) -> None:
     """Adds the `FAULT_FLAGS` named by `dests` (raw text values, parsed by the config)."""
     for dest in dests:
@@ -165,6 +175,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tensorboard", action="store_true", help="also write DIR/events (needs tensorboardX)"
     )
+    add_compile_cache_flag(p)
     p.add_argument(
         "--progress",
         choices=("auto", "bar", "log", "none"),
@@ -201,6 +212,7 @@ def _fault_flag_implications(args: argparse.Namespace, base: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from marta.experiments.compile_cache import enable_compile_cache, resolve_cache_dir
     from marta.experiments.config import build_config, read_yaml
     from marta.experiments.runner import (
         DiskFullError,
@@ -236,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out if args.out is not None else config.out_dir
         if out is None:
             raise CliError("missing --out DIR (the run directory)")
+    enable_compile_cache(resolve_cache_dir(args.compile_cache))
     try:
         root = run_experiment(
             config,

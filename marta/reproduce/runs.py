@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import marta
+from marta.experiments.compile_cache import enable_compile_cache
 from marta.experiments.config import ExperimentConfig, config_differences, load_config
 from marta.experiments.io import atomic_write_text, check_writable
 from marta.reproduce.presets import Preset, resolve_config
@@ -468,11 +469,7 @@ def _setup_process(core: int | None, cache_dir: str | None) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_multi_thread_eigen" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {SINGLE_THREAD_XLA_FLAGS}".strip()
-    if cache_dir is not None:
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", cache_dir)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    enable_compile_cache(cache_dir)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,65 @@
+"""The persistent compilation cache of marta's commands (marta/experiments/compile_cache.py):
+where it goes, how it is turned off, and that a run loading its compiled programs from the
+cache gives the numbers of the run that compiled them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from marta.experiments.compile_cache import ENV_VAR, resolve_cache_dir
+from marta.experiments.io import read_jsonl
+
+
+def test_the_flag_beats_the_environment_which_beats_the_default(monkeypatch, tmp_path):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert resolve_cache_dir() == tmp_path / "xdg" / "marta" / "jax"
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
+    assert resolve_cache_dir() == tmp_path / "env"
+    assert resolve_cache_dir(tmp_path / "flag") == tmp_path / "flag"
+    assert resolve_cache_dir("~/c") == Path.home() / "c"
+
+
+def test_none_turns_it_off(monkeypatch):
+    assert resolve_cache_dir("none") is None and resolve_cache_dir("None") is None
+    monkeypatch.setenv(ENV_VAR, "none")
+    assert resolve_cache_dir() is None
+
+
+def _train(out: Path, cache: str | None) -> subprocess.CompletedProcess:
+    """A tiny `marta train` in a fresh process whose default cache is under out/../xdg."""
+    cmd = [sys.executable, "-m", "marta.cli", "train", "--env", "matrix-climbing"]
+    cmd += ["--learner", "qmix", "--steps", "64", "--seeds", "2", "--out", str(out)]
+    cmd += ["--progress", "none", "--eval-interval", "32", "--eval-episodes", "2"]
+    cmd += ["--num-envs", "4", "train.rollout_steps=8", "train.learning_starts=0"]
+    cmd += [] if cache is None else ["--compile-cache", cache]
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env["XDG_CACHE_HOME"] = str(out.parent / "xdg")
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_a_run_from_the_cache_equals_the_run_that_filled_it(tmp_path):
+    cache = tmp_path / "xdg" / "marta" / "jax"  # the default place
+    first = _train(tmp_path / "a", None)
+    assert first.returncode == 0, first.stderr
+    entries = sorted(p.name for p in cache.glob("*-cache"))
+    assert any(name.startswith("jit_segment") for name in entries), entries
+    second = _train(tmp_path / "b", str(cache))
+    assert second.returncode == 0, second.stderr
+    assert sorted(p.name for p in cache.glob("*-cache")) == entries  # nothing recompiled
+    for k in range(2):
+        a = read_jsonl(tmp_path / "a" / f"seed_{k}" / "metrics.jsonl")
+        b = read_jsonl(tmp_path / "b" / f"seed_{k}" / "metrics.jsonl")
+        strip = {"wall_time_s", "segment_time_s"}
+        assert [{k: v for k, v in r.items() if k not in strip} for r in a] == [
+            {k: v for k, v in r.items() if k not in strip} for r in b
+        ]
+
+
+def test_none_writes_no_cache(tmp_path):
+    result = _train(tmp_path / "a", "none")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "xdg" / "marta").exists()
