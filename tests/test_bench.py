@@ -34,3 +34,38 @@ def test_cli_bench_writes_table(tmp_path, capsys):
 def test_cli_bench_unknown_env_is_a_clean_error(capsys):
     assert main(["bench", "envs", "--env", "nope"]) == 2
     assert "unknown id 'nope'" in capsys.readouterr().err
+
+
+def test_bench_configs_differ_only_in_the_method_and_its_faults():
+    fault = ("marta.train_fault.selection=complex", "marta.train_fault.p=0.2")
+    configs = bench.bench_configs(
+        {"env_id": "matrix-climbing", "learner_name": "qmix"}, fault, ("learner.lr=0.001",)
+    )
+    assert list(configs) == ["no faults", "baseline", "marta"]
+    assert configs["no faults"].marta is None
+    for method, policy in (("baseline", "uniform"), ("marta", "worst_case")):
+        m = configs[method].marta
+        assert (m.method, m.train_fault.policy) == (method, policy)
+        assert (m.train_fault.selection, m.train_fault.p) == ("complex", 0.2)
+    assert {c.learner.lr for c in configs.values()} == {0.001}
+
+
+def test_cli_bench_train_times_every_method_and_writes_its_section(tmp_path, capsys):
+    out = tmp_path / "B.md"
+    tiny = ["num_seeds=1", "train.num_envs=2", "train.rollout_steps=4", "train.eval_interval=8"]
+    tiny += ["train.eval_episodes=1", "train.learning_starts=0", "train.total_env_steps=32"]
+    code = main(["bench", "train", "--env", "matrix-climbing", "--repeats", "1", *tiny])
+    assert code == 0
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| ")][1:]
+    assert [r.split("|")[1].strip() for r in rows] == ["no faults", "baseline", "marta"]
+    assert rows[1].split("|")[-2].strip() == "1.00x"  # the baseline against itself
+    main(
+        ["bench", "train", "--env", "matrix-climbing", "--repeats", "1", "--write", str(out)] + tiny
+    )
+    text = out.read_text()
+    assert text.count("<!-- bench:train -->") == 1 and "marta bench train --env matrix" in text
+
+
+def test_cli_bench_train_refuses_a_bad_override_before_compiling(capsys):
+    assert main(["bench", "train", "learner.lrr=1"]) == 2
+    assert "did you mean" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""`marta bench envs`: environment throughput against the reference implementations."""
+"""`marta bench envs`: environment throughput against the reference implementations;
+`marta bench train`: training throughput of the plain learner, the baseline and MARTA."""
 
 from __future__ import annotations
 
@@ -8,19 +9,49 @@ import sys
 from pathlib import Path
 
 from marta.cli import CliError
+from marta.cli.train import _IntermixedParser
 
-SECTION = "envs"
+#: the Table 1 LBF row (paper protocol: 3 seeds, evaluation of 100 episodes every 10k steps)
+TRAIN_BASE = {
+    "env_id": "lbf-5x5-4p-1f",
+    "learner_name": "qmix",
+    "num_seeds": 3,
+    "train": {"eval_interval": 10000, "eval_episodes": 100},
+}
+#: the faults of that row, for the baseline and MARTA
+TRAIN_FAULT = ("marta.train_fault.selection=complex", "marta.train_fault.p=0.2")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="measure throughput (env steps/s) against references")
-    p.add_argument("what", choices=["envs"], help="what to benchmark")
+    p = sub.add_parser(
+        "bench",
+        help="measure throughput (env steps/s) against references",
+        description="envs: random-policy env steps/s of every JAX env against its reference "
+        "implementation; train: training segments of the plain learner, the fault-injection "
+        "baseline and MARTA on one config (default: Table 1's LBF QMIX row). Section "
+        "'bench:envs' or 'bench:train' of --write FILE is replaced.",
+    )
+    p.add_argument("what", choices=["envs", "train"], help="what to benchmark")
     p.add_argument(
         "--env",
         action="append",
         dest="env_ids",
-        help="env id to benchmark (repeatable; default: every env with a benchmark case)",
+        help="env id to benchmark (envs: repeatable, default every env with a benchmark case; "
+        f"train: one, default {TRAIN_BASE['env_id']})",
     )
+    p.add_argument(
+        "--learner", help=f"train: the base learner (default {TRAIN_BASE['learner_name']})"
+    )
+    p.add_argument(
+        "--repeats", type=int, default=2, help="train: timed segments after the first (best)"
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="field=value",
+        help="train: config overrides, e.g. num_seeds=1 train.eval_interval=20000",
+    )
+    p.__class__ = _IntermixedParser  # overrides before or after the options
     p.add_argument(
         "--batch", type=int, action="append", dest="batches", help="batch sizes (default 1 64 1024)"
     )
@@ -35,6 +66,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.what == "train":
+        return run_train(args)
+    if args.overrides or args.learner:
+        raise CliError("marta bench envs takes no --learner or field=value overrides")
     import marta.envs
     from marta.experiments import bench
     from marta.experiments.table import format_table
@@ -65,7 +100,45 @@ def run(args: argparse.Namespace) -> int:
             f"Command: `{command.strip()}` (random policy; env steps/s, best of 3 after compile; "
             "reference = single env in a Python loop, measured in the same run).\n\n" + table
         )
-        update_section(args.write, SECTION, body)
+        update_section(args.write, "envs", body)
+        print(f"wrote {args.write}", file=sys.stderr)
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from marta.experiments import bench
+    from marta.experiments.table import format_table
+
+    if args.env_ids and len(args.env_ids) > 1:
+        raise CliError("marta bench train takes one --env")
+    if args.repeats < 1:
+        raise CliError(f"--repeats must be >= 1, got {args.repeats}")
+    base = dict(TRAIN_BASE)
+    base["env_id"] = args.env_ids[0] if args.env_ids else base["env_id"]
+    base["learner_name"] = args.learner or base["learner_name"]
+    overrides = tuple(args.overrides)
+    configs = bench.bench_configs(base, TRAIN_FAULT, overrides)  # all valid before compiling
+    log = lambda s: print(s, file=sys.stderr)
+    rows = bench.bench_training(configs, repeats=args.repeats, log=log)
+    table = format_table(rows, markdown=True)
+    print(table)
+    if args.write:
+        command = " ".join(
+            ["marta bench train"]
+            + [f"--env {e}" for e in (args.env_ids or [])]
+            + ([f"--learner {args.learner}"] if args.learner else [])
+            + list(overrides)
+        )
+        body = (
+            f"Measured {datetime.date.today()} on {bench.machine_description()}.\n"
+            f"Command: `{command}`: {base['env_id']}, {base['learner_name']}, "
+            f"faults {' '.join(TRAIN_FAULT)} for the baseline (uniform) and "
+            "MARTA (worst case, Switcher), none for the plain learner; config defaults "
+            f"otherwise, overrides: {' '.join(overrides) or 'none'}. A segment is "
+            "train.eval_interval env steps of every seed, with its evaluation; best of "
+            f"{args.repeats} segments after the first.\n\n" + table
+        )
+        update_section(args.write, "train", body)
         print(f"wrote {args.write}", file=sys.stderr)
     return 0
 

@@ -1,4 +1,4 @@
-"""Throughput benchmarks: env steps per second of marta's JAX envs vs reference host envs.
+"""Throughput benchmarks: env steps per second of JAX envs vs references, and of training.
 
 Steps are *environment* steps (one joint action of all agents), random policy, measured after
 compilation as the best of `repeats` timed runs. JAX envs run as one compiled program
@@ -6,6 +6,10 @@ compilation as the best of `repeats` timed runs. JAX envs run as one compiled pr
 figure is the environment and the policy, not the memory traffic of a stored trajectory);
 host references run a Python loop over a single environment, through
 `marta.envs.host.HostEnv` or, for ma-gym's Traffic Junction, its own gym loop.
+
+Training throughput (`bench_training`) times whole compiled training segments (acting,
+storing, learning, evaluating) of the plain learner, the fault-injection baseline and MARTA
+on one config, so their ratio is measured in the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import numpy as np
@@ -224,6 +229,86 @@ def bench_jumanji_lbf(
                 "reference": f"jumanji LevelBasedForaging (JAX, batch {batch})",
                 "reference_steps_per_s": round(ref) if ref else "-",
                 "ratio": f"{ours / ref:.1f}x" if ref else "-",
+            }
+        )
+    return rows
+
+
+#: `marta bench train` methods: the overrides that make each from the same base config
+TRAIN_METHODS: dict[str, tuple[str, ...]] = {
+    "no faults": (),
+    "baseline": ("marta.method=baseline", "marta.train_fault.policy=uniform"),
+    "marta": ("marta.method=marta", "marta.train_fault.policy=worst_case"),
+}
+
+
+def training_throughput(config: Any, repeats: int = 2) -> dict[str, float]:
+    """Times a config's compiled training segment, as the runner runs it.
+
+    Compiles ``jit(vmap(init))`` and ``jit(vmap(segment))`` (`runner.compiled`), runs one
+    segment (compilation plus the first segment, whose env steps are mostly before
+    `learning_starts`), then `repeats` more segments, of which the fastest counts.
+
+    Returns:
+        ``compile_s`` (init and the first segment), ``segment_s`` (best later segment) and
+        ``steps_per_s``: env steps of all seeds per second of a later segment.
+    """
+    from marta.core.train import seed_keys
+    from marta.experiments.runner import build_trainer, compiled
+
+    trainer = build_trainer(config)
+    init_fn, segment_fn = compiled(trainer)
+    t0 = time.perf_counter()
+    state, metrics = segment_fn(init_fn(seed_keys(config.seed, config.num_seeds)))
+    jax.block_until_ready(metrics)
+    compile_s = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        state, metrics = segment_fn(state)
+        jax.block_until_ready(metrics)
+        best = min(best, time.perf_counter() - t0)
+    steps = config.train.eval_interval * config.num_seeds
+    return {"compile_s": compile_s, "segment_s": best, "steps_per_s": steps / best}
+
+
+def bench_configs(
+    base: dict[str, Any], fault: tuple[str, ...], overrides: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """{method: `ExperimentConfig`} of `TRAIN_METHODS` on `base` (no marta section); the
+    `fault` overrides (``marta.train_fault.*``) apply to the baseline and MARTA."""
+    from marta.experiments.config import build_config
+
+    return {
+        method: build_config(base, [*extra, *(fault if extra else ()), *overrides])
+        for method, extra in TRAIN_METHODS.items()
+    }
+
+
+def bench_training(
+    configs: dict[str, Any], repeats: int = 2, log: Callable[[str], None] = print
+) -> list[dict[str, object]]:
+    """Training throughput of each config of `bench_configs`, in one run.
+
+    Returns one row per method with its seconds per segment, env steps/s (all seeds) and the
+    ratio of its segment time to the baseline's (issue: MARTA <= 2x the baseline).
+    """
+    timings = {}
+    for method, config in configs.items():
+        timings[method] = training_throughput(config, repeats)
+        log(f"{method}: {timings[method]['segment_s']:.2f} s/segment")
+    reference = timings.get("baseline")
+    rows: list[dict[str, object]] = []
+    for method, t in timings.items():
+        rows.append(
+            {
+                "method": method,
+                "compile_and_first_segment_s": round(t["compile_s"], 1),
+                "segment_s": round(t["segment_s"], 2),
+                "env_steps_per_s": round(t["steps_per_s"]),
+                "time_vs_baseline": f"{t['segment_s'] / reference['segment_s']:.2f}x"
+                if reference
+                else "-",
             }
         )
     return rows
