@@ -4,7 +4,9 @@
 on hand-built states; and one tiny MARTA run on a 6 x 6 Traffic Junction with 5 cars (one
 waiting off the grid at the start, cars leave the grid when they arrive) checks that the
 map written next to scorecard.json adds up to the activations the segment metrics count,
-and that no wall cell is ever counted.
+and that no wall cell is ever counted; the same run crashed after its first checkpoint and
+resumed writes the same map and metrics (the map, the Switcher's and the adversary's state
+are all in the checkpoint).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 import marta.envs
 from marta.cli import main
 from marta.core.marta import count_cells, grid_shape_of
-from marta.experiments.config import build_config
+from marta.experiments.config import build_config, load_config
 from marta.experiments.io import read_jsonl
 from marta.experiments.runner import run_experiment
 
@@ -112,6 +114,26 @@ def test_activation_map_adds_up_to_the_counted_activations(tj_run):
     assert (counts <= visits).all()
     # at most every car of every env step is a visit; waiting and arrived cars are not
     assert visits.sum() < env.num_agents * 192 * 2
+
+
+def test_a_crashed_and_resumed_marta_run_equals_the_uninterrupted_one(tj_run, tmp_path):
+    out, _ = tj_run
+    config = load_config(out / "config.yaml")
+
+    def crash_in_segment_2(done, records):
+        if done == 2:  # after segment 1's checkpoint, before segment 2's
+            raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        run_experiment(config, tmp_path / "x", progress="none", on_segment=crash_in_segment_2)
+    assert not (tmp_path / "x" / "activation_map.json").exists()
+    run_experiment(None, tmp_path / "x", resume=True, progress="none")
+    resumed = json.loads((tmp_path / "x" / "activation_map.json").read_text())
+    assert resumed == json.loads((out / "activation_map.json").read_text())
+    for k in range(2):
+        strip = lambda records: [{**r, "wall_time_s": 0} for r in records]
+        a = strip(read_jsonl(out / f"seed_{k}" / "metrics.jsonl"))
+        assert strip(read_jsonl(tmp_path / "x" / f"seed_{k}" / "metrics.jsonl")) == a
 
 
 def test_eval_scores_a_marta_run(tj_run, capsys):

@@ -15,8 +15,11 @@ from marta.experiments.io import read_jsonl
 
 def test_the_flag_beats_the_environment_which_beats_the_default(monkeypatch, tmp_path):
     monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert resolve_cache_dir() == tmp_path / "xdg" / "marta" / "jax"
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax"))
+    assert resolve_cache_dir() == tmp_path / "jax"
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
     assert resolve_cache_dir() == tmp_path / "env"
     assert resolve_cache_dir(tmp_path / "flag") == tmp_path / "flag"
@@ -36,7 +39,7 @@ def _train(out: Path, cache: str | None) -> subprocess.CompletedProcess:
     cmd += ["--progress", "none", "--eval-interval", "32", "--eval-episodes", "2"]
     cmd += ["--num-envs", "4", "train.rollout_steps=8", "train.learning_starts=0"]
     cmd += [] if cache is None else ["--compile-cache", cache]
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_VAR, "JAX_COMPILATION_CACHE_DIR")}
     env["XDG_CACHE_HOME"] = str(out.parent / "xdg")
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_train import REQUIRED_METRICS
 
 import marta.envs
 from marta.cli import main
@@ -38,15 +39,7 @@ MARTA_METRICS = {
     "switcher_entropy",
     "switcher_alpha",
     "adversary_loss",
-    "env_steps",
-    "eval_return_mean",
-    "eval_return_std",
-    "train_return_mean",
-    "loss",
-    "epsilon",
-    "updates",
-    "episodes",
-}
+} | REQUIRED_METRICS
 TINY_TRAIN = TrainConfig(
     total_env_steps=256,
     num_envs=4,

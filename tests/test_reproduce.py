@@ -12,6 +12,8 @@ import csv
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ from marta.cli import main
 from marta.experiments.checkpoint import read_checkpoint_info
 from marta.experiments.config import save_config
 from marta.experiments.io import read_jsonl
+from marta.experiments.runner import run_experiment
 from marta.reproduce.presets import (
     BUDGETS,
     EXPERIMENTS,
@@ -30,7 +33,14 @@ from marta.reproduce.presets import (
     preset_from_dict,
     resolve_config,
 )
-from marta.reproduce.runs import LOG_FILE, inspect_run, plan_runs, read_status, reproduce
+from marta.reproduce.runs import (
+    LOCK_FILE,
+    LOG_FILE,
+    inspect_run,
+    plan_runs,
+    read_status,
+    reproduce,
+)
 
 PRESET = "table2-lbf-qmix"
 TABLE1 = Path("/work/shared/paper/table1_settings.csv")
@@ -295,6 +305,68 @@ def test_local_backend_resumes_a_killed_run_and_skips_finished_ones(tmp_path, co
     assert (third.skipped, third.done) == (2, 2)
     changed = {p for p in stamps if p.stat().st_mtime_ns != stamps[p]}
     assert changed == {out / "reproduce.json"} | {out / preset.name / "preset.yaml"}
+
+
+def _unlocked(run_dir: Path) -> bool:
+    """No process holds the run's lock (a worker that is still running it would)."""
+    import fcntl
+
+    with open(run_dir / LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def test_reproduce_killed_with_sigkill_resumes_to_the_numbers_of_an_uninterrupted_run(
+    tmp_path, compile_cache
+):
+    """kill -9 of the `reproduce` process itself: its workers stop by themselves (segment,
+    checkpoint, exit), the rerun resumes every run, and each run's metrics equal, value for
+    value, those of the same config run without interruption."""
+    preset = preset_from_dict(CHEAP, source="test")
+    specs = plan_runs([preset], "smoke")
+    segments = specs[0].config.train.num_segments
+    out = tmp_path / "out"
+    code = (
+        "import json, sys; from marta.reproduce.presets import preset_from_dict; "
+        "from marta.reproduce.runs import reproduce; "
+        "reproduce([preset_from_dict(json.loads(sys.argv[1]), source='test')], 'smoke', "
+        "sys.argv[2], workers=2, cache_dir=sys.argv[3])"
+    )
+    args = [sys.executable, "-c", code, json.dumps(CHEAP), str(out), str(compile_cache)]
+    parent = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = [out / spec.key / "checkpoints" for spec in specs]
+    deadline = time.monotonic() + 600
+    while not any((c / "latest.json").exists() for c in checkpoints):
+        assert parent.poll() is None and time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.01)
+    parent.kill()
+    parent.wait()
+    held = [
+        read_checkpoint_info(c).segments_done if (c / "latest.json").exists() else 0
+        for c in checkpoints
+    ]
+    assert min(held) < segments, "every run had finished before the kill"
+    deadline = time.monotonic() + 120  # a worker stops within a second plus one segment
+    while not all(_unlocked(out / spec.key) for spec in specs if (out / spec.key).exists()):
+        assert time.monotonic() < deadline, "an orphaned worker kept running"
+        time.sleep(0.1)
+
+    rerun = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
+    assert rerun.failed == () and rerun.done == 2
+    assert any("state: resume" in (out / s.key / LOG_FILE).read_text() for s in specs)
+    for spec in specs:
+        _assert_complete(out / spec.key, spec.config.num_seeds, segments)
+        reference = run_experiment(spec.config, tmp_path / "ref" / spec.run, progress="none")
+        for k in range(spec.config.num_seeds):
+            ours, theirs = (
+                [{**r, "wall_time_s": 0} for r in read_jsonl(d / f"seed_{k}" / "metrics.jsonl")]
+                for d in (out / spec.key, reference)
+            )
+            assert ours == theirs
 
 
 @pytest.mark.slow  # a local Ray instance: minutes to start here, and not yet reliable (docs)

@@ -7,8 +7,9 @@ same config and other seeds can load them from disk instead (measured: 64 s -> 1
 2,000-step MARTA run). Entries are keyed by the program, the JAX/XLA versions and the XLA
 flags, so a stale entry is never used.
 
-Where: ``--compile-cache DIR`` of a command, else ``$MARTA_COMPILE_CACHE``, else
-``$XDG_CACHE_HOME/marta/jax`` (``~/.cache/marta/jax``); ``none`` turns it off. The cache is
+Where: ``--compile-cache DIR`` of a command, else ``$MARTA_COMPILE_CACHE``, else JAX's own
+``$JAX_COMPILATION_CACHE_DIR``, else ``$XDG_CACHE_HOME/marta/jax`` (``~/.cache/marta/jax``);
+``none`` turns it off. The cache is
 bounded (least recently used entries are evicted beyond `MAX_BYTES`), and its reads and
 writes hold a file lock, so concurrent processes can share one directory.
 """
@@ -33,7 +34,7 @@ def resolve_cache_dir(value: str | os.PathLike | None = None) -> Path | None:
         The directory, or None when the value (or ``$MARTA_COMPILE_CACHE``) is ``none``.
     """
     if value is None:
-        value = os.environ.get(ENV_VAR)
+        value = os.environ.get(ENV_VAR, os.environ.get("JAX_COMPILATION_CACHE_DIR"))
     if value is None:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         return Path(base) / "marta" / "jax"

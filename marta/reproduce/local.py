@@ -12,6 +12,10 @@ Ctrl-C (SIGINT to this process) is passed on once to every running worker, each 
 process group: they finish their current segment, save a checkpoint and stop; no new run
 starts. A second Ctrl-C is passed on too and stops them at once (their last checkpoint
 stays). Rerunning the command resumes them.
+
+If this process dies without passing anything on (``kill -9``, an out-of-memory kill), each
+worker notices within a second that its parent is gone and stops the same way (current
+segment, checkpoint, exit), so no orphan keeps running and the rerun resumes every run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -125,6 +130,7 @@ def _worker_main(payload: Mapping[str, Any], core: int | None, sender: Connectio
     included) to the run's log, then one run."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the parent only, which forwards it once
+    _interrupt_when_orphaned(os.getppid())
     from marta.reproduce.runs import LOG_FILE, execute_run
 
     run_dir = Path(payload["out"]) / payload["preset"] / payload["run"]
@@ -133,8 +139,21 @@ def _worker_main(payload: Mapping[str, Any], core: int | None, sender: Connectio
         for fd in (1, 2):
             os.dup2(log.fileno(), fd)
     result = execute_run(payload, core)
-    sender.send(result)
-    sender.close()
+    with contextlib.suppress(OSError):  # a parent killed meanwhile: the run dir has it all
+        sender.send(result)
+        sender.close()
+
+
+def _interrupt_when_orphaned(parent: int, period_s: float = 1.0) -> None:
+    """Sends this process one SIGINT (finish the segment, checkpoint, stop: the runner's
+    Ctrl-C) as soon as `parent` is no longer its parent, i.e. it died."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period_s)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="marta-orphan-watch", daemon=True).start()
 
 
 @contextlib.contextmanager
