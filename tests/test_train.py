@@ -111,6 +111,19 @@ def test_same_key_same_metrics_different_keys_differ(tiny):
     assert second["loss"][0] != second["loss"][1]
 
 
+def test_a_non_finite_parameter_shows_in_params_abs_max(tiny):
+    """The runner checks metrics only; `params_abs_max` carries the parameters into them."""
+    first, _ = tiny["metrics"]
+    assert np.isfinite(first["params_abs_max"]).all() and (first["params_abs_max"] > 0).all()
+    state = tiny["state"]
+    leaves, tree = jax.tree.flatten(state.learner.params)
+    poisoned = jax.tree.unflatten(tree, [leaves[0].at[1].set(jnp.nan), *leaves[1:]])  # seed b
+    state = state.replace(learner=state.learner.replace(params=poisoned))
+    _, metrics = jax.jit(jax.vmap(tiny["trainer"].segment))(state)
+    values = jax.device_get(metrics["params_abs_max"])
+    assert np.isfinite(values[[0, 2]]).all() and np.isnan(values[1])
+
+
 def test_no_recompilation_on_the_second_segment(tiny):
     assert len(tiny["traces"]) == 1
 

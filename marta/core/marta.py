@@ -99,6 +99,12 @@ FAULT_METRICS = (
 )
 
 
+def params_abs_max(params: Any) -> jax.Array:
+    """The largest |parameter| of a pytree: NaN or inf as soon as one parameter is, so the
+    runner's non-finite check (issue: reliability) sees the parameters through this metric."""
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree.leaves(params)]))
+
+
 def _fail(field: str, message: str) -> None:
     raise ValueError(f"MartaConfig.{field} {message}")
 
@@ -880,14 +886,20 @@ def make_marta_train(
             "switcher_entropy": stats["switcher_entropy_sum"].sum() / cfg.eval_interval,
             "switcher_alpha": jnp.zeros((), jnp.float32),
             "adversary_loss": jnp.zeros((), jnp.float32),
+            "params_abs_max": params_abs_max(ts.learner.params),
             **team,
         }
         if mcfg.uses_switcher:
             sw = _mean_over_updates(upd["switcher"])
             metrics["switcher_alpha"] = jnp.exp(ms.switcher.learner.log_alpha)
+            sw_state = ms.switcher.learner
+            metrics["switcher_params_abs_max"] = params_abs_max(
+                (sw_state.actor_params, sw_state.critic_params, sw_state.log_alpha)
+            )
             metrics.update({f"switcher_{k}": sw[k] for k in ("q_loss", "policy_loss", "q_mean")})
         if adversary is not None:
             metrics["adversary_loss"] = _mean_over_updates(upd["adversary"])["loss"]
+            metrics["adversary_params_abs_max"] = params_abs_max(ms.adversary.learner.params)
         if plain:
             metrics = {k: v for k, v in metrics.items() if k not in FAULT_METRICS}
         return ms, metrics
