@@ -369,7 +369,6 @@ def test_reproduce_killed_with_sigkill_resumes_to_the_numbers_of_an_uninterrupte
             assert ours == theirs
 
 
-@pytest.mark.slow  # a local Ray instance: minutes to start here, and not yet reliable (docs)
 @pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # ray.init starts its processes
 def test_ray_backend_retries_a_killed_worker_without_losing_or_duplicating(tmp_path, compile_cache):
     pytest.importorskip("ray")
