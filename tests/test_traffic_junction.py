@@ -363,3 +363,14 @@ def test_rollout_with_random_policy_runs_batched(env4):
     stats = marta.envs.episode_stats(out)
     assert stats["episodes"] >= 16 and 1 <= stats["length_mean"] <= env4.max_steps
     assert stats["return_mean"] < 0  # every step costs
+
+
+def test_nth_permutation_is_the_itertools_order():
+    import itertools
+
+    from marta.envs.traffic_junction import nth_permutation
+
+    for n in (1, 2, 3, 4, 5):
+        want = np.array(list(itertools.permutations(range(n))))
+        got = jax.vmap(lambda k, n=n: nth_permutation(k, n))(jnp.arange(len(want)))
+        np.testing.assert_array_equal(got, want)

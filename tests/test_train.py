@@ -176,26 +176,21 @@ def test_learns_the_climbing_game(name):
 
 # ----------------------------------------------------------------------------- LBF targets
 LBF_TRAIN = TrainConfig(total_env_steps=500_000, eval_interval=50_000, eval_episodes=100)
-#: tuned settings (docs/learners.md): EPyMARL defaults, QMIX's mixer state scaled into [0, 1],
-#: VDN's observations scaled into [-1, 1] (the default, obs_scale=None, is LBF's 1/6 too)
-LBF_LEARNERS = {
-    "qmix": ValueLearnerConfig(state_scale=1.0 / 6.0),
-    "vdn": ValueLearnerConfig(obs_scale=1.0 / 6.0),
-    "iql": ValueLearnerConfig(),
-}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "target"), [("qmix", 0.95), ("vdn", 0.95), ("iql", 0.90)])
 def test_lbf_5x5_4p_1f_reaches_the_target_return(name, target):
-    """Within 500k env steps (3 seeds vmapped) the seed-mean greedy return reaches the target
-    at some evaluation; random play returns about 0.48."""
+    """With the learner's defaults (EPyMARL's, and LBF's input scaling: docs/learners.md),
+    each of 3 seeds (vmapped) reaches the target greedy return at some evaluation within 500k
+    env steps; random play returns about 0.48."""
     env = marta.envs.make("lbf-5x5-4p-1f")
-    trainer = make_train(LBF_TRAIN, env, make_learner(name, LBF_LEARNERS[name], env.spec))
+    trainer = make_train(LBF_TRAIN, env, make_learner(name, ValueLearnerConfig(), env.spec))
     segment = jax.jit(jax.vmap(trainer.segment))
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(0, 3))
-    curve = []
+    curves = []  # [evaluation][seed]
     for _ in range(trainer.num_segments):
         state, metrics = segment(state)
-        curve.append(float(np.mean(metrics["eval_return_mean"])))
-    assert max(curve) >= target, curve
+        curves.append(np.asarray(metrics["eval_return_mean"]).round(3).tolist())
+    print(name, curves)
+    assert (np.max(curves, axis=0) >= target).all(), curves

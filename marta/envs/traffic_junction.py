@@ -67,7 +67,7 @@ ma-gym's grid must be square (it mixes ``grid_shape[0]`` and ``[1]``); ours chec
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -249,9 +249,9 @@ class TrafficJunction(MultiAgentEnv):
     def reset_draws(self, key: jax.Array) -> ResetDraws:
         """The random draws of `reset_env` (ma-gym: ``random.shuffle``, ``random.randint``)."""
         bits = jax.random.bits(key, (1 + self.num_agents,), jnp.uint32)
-        perms = np.array(list(itertools.permutations(range(len(self.gates)))), np.int32)
+        gates = len(self.gates)
         return ResetDraws(
-            perm=_select(perms, (bits[0] % len(perms)).astype(jnp.int32)),
+            perm=nth_permutation((bits[0] % math.factorial(gates)).astype(jnp.int32), gates),
             route=(1 + bits[1:] % NUM_ROUTES).astype(jnp.int32),
         )
 
@@ -468,6 +468,21 @@ def _select(table: np.ndarray, index: jax.Array) -> jax.Array:
     hit = index[..., None] == jnp.arange(table.shape[0])  # [..., K]
     hit = hit.reshape(hit.shape + (1,) * (table.ndim - 1))
     return jnp.where(hit, jnp.asarray(table), 0).sum(axis=index.ndim).astype(table.dtype)
+
+
+def nth_permutation(index: jax.Array, n: int) -> jax.Array:
+    """i32[n]: permutation number `index` of ``range(n)`` in lexicographic order, the order of
+    ``itertools.permutations``, decoded from its factorial-base digits (Lehmer code).
+
+    About 20 scalar operations for n = 4 instead of a one-hot select over a 24 x 4 table,
+    which took a fifth of a batched Traffic Junction step (the reset is computed every step).
+    """
+    digits = [(index // math.factorial(n - 1 - j)) % (n - j) for j in range(n)]
+    perm = list(digits)
+    for j in reversed(range(n - 1)):  # digit j counts the smaller values left for place j
+        for i in range(j + 1, n):
+            perm[i] = perm[i] + (perm[i] >= perm[j]).astype(perm[i].dtype)
+    return jnp.stack(perm).astype(jnp.int32)
 
 
 def _turn_table() -> np.ndarray:
