@@ -10,6 +10,7 @@ from marta.envs import critical as _critical  # noqa: F401
 from marta.envs import lbf as _lbf  # noqa: F401
 from marta.envs import matrix as _matrix  # noqa: F401
 from marta.envs import simple_tag as _simple_tag  # noqa: F401
+from marta.envs import simple_tag_prey as _simple_tag_prey  # noqa: F401
 from marta.envs import traffic_junction as _traffic_junction  # noqa: F401
 from marta.envs.base import EnvState, MultiAgentEnv
 from marta.envs.registry import ENVS, make, register

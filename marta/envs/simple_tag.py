@@ -13,7 +13,8 @@ prey is driven inside `step_env` by a fixed policy chosen in the config (`prey_p
   step), minus mpe2's boundary penalty (the prey's own reward term) when
   ``prey_avoids_boundary`` (default), so the prey flees but stays near the arena;
 * ``"pretrained"``: a greedy MLP over the prey's mpe2 observation, loaded from an ``.npz``
-  (see `load_prey_mlp`; no trained file ships yet, so this raises a clear error).
+  (see `load_prey_mlp`); the default file ships with marta: a prey trained by our MADDPG
+  against chasing predators (`marta.envs.simple_tag_prey`).
 
 `step_all(state, predator_actions, prey_actions)` is the pure joint transition that
 `step_env` uses; the parity test drives it with the reference environment's actions.
@@ -96,6 +97,25 @@ def boundary_penalty(pos: jax.Array) -> jax.Array:
     return b.sum(axis=-1)
 
 
+def positions_after_each_action(
+    pos: jax.Array, vel: jax.Array, accel: float, max_speed: float
+) -> jax.Array:
+    """f32[K, 5, 2]: where each of K agents is two physics steps ahead for each action now.
+
+    An action changes the velocity now (damping, acceleration, speed cap; contacts ignored)
+    and the position on the next step, so positions two steps ahead tell the actions apart.
+
+    Args:
+        pos, vel: f32[K, 2] positions and velocities.
+        accel, max_speed: the agents' acceleration and speed cap (mpe2 `make_world`).
+    """
+    directions = jnp.asarray(mpe_core.ACTION_DIRECTIONS)  # [5, 2]
+    new_vel = vel[:, None] * (1.0 - mpe_core.DAMPING) + directions * accel * mpe_core.DT
+    speed = jnp.linalg.norm(new_vel, axis=-1, keepdims=True)
+    new_vel = new_vel * jnp.minimum(1.0, max_speed / jnp.maximum(speed, 1e-12))
+    return pos[:, None] + vel[:, None] * mpe_core.DT + new_vel * mpe_core.DT
+
+
 def load_prey_mlp(path: Path, obs_dim: int) -> tuple[tuple[jax.Array, jax.Array], ...]:
     """Loads a prey MLP from an ``.npz`` with arrays ``w0, b0, w1, b1, ...``.
 
@@ -113,8 +133,9 @@ def load_prey_mlp(path: Path, obs_dim: int) -> tuple[tuple[jax.Array, jax.Array]
     if not path.is_file():
         raise FileNotFoundError(
             f"prey_policy='pretrained' needs the prey MLP file {str(path)!r} (field "
-            f"prey_params_path), which does not exist; no trained prey ships with marta yet. "
-            f"Use prey_policy in {PREY_POLICIES[:3]} or pass prey_params_path=<your .npz>."
+            f"prey_params_path), which does not exist. Pass prey_params_path=<your .npz> "
+            f"(python -m marta.envs.train_prey writes one) or use prey_policy in "
+            f"{PREY_POLICIES[:3]}."
         )
     with np.load(path) as data:
         num_layers = len([k for k in data.files if k.startswith("w")])
@@ -294,12 +315,7 @@ class SimpleTag(MultiAgentEnv):
         dist = jnp.sum(jnp.square(prey_pos[:, None] - pred_pos[None]), axis=-1)  # [G, P]
         nearest = jax.nn.one_hot(jnp.argmin(dist, axis=1), n_pred, dtype=pred_pos.dtype)
         threat = nearest @ (pred_pos + 2.0 * mpe_core.DT * pred_vel)  # [G, 2]
-        # velocity after each action (contacts ignored), then the position it leads to
-        directions = jnp.asarray(mpe_core.ACTION_DIRECTIONS)  # [5, 2]
-        vel = prey_vel[:, None] * (1.0 - mpe_core.DAMPING) + directions * PREY_ACCEL * mpe_core.DT
-        speed = jnp.linalg.norm(vel, axis=-1, keepdims=True)
-        vel = vel * jnp.minimum(1.0, PREY_MAX_SPEED / jnp.maximum(speed, 1e-12))
-        ahead = prey_pos[:, None] + prey_vel[:, None] * mpe_core.DT + vel * mpe_core.DT
+        ahead = positions_after_each_action(prey_pos, prey_vel, PREY_ACCEL, PREY_MAX_SPEED)
         score = jnp.linalg.norm(ahead - threat[:, None], axis=-1)  # [G, 5]
         if self.config.prey_avoids_boundary:
             score = score - boundary_penalty(ahead)
