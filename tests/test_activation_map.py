@@ -142,3 +142,6 @@ def test_eval_scores_a_marta_run(tj_run, capsys):
     assert code == 0, capsys.readouterr().err
     data = json.loads((out / "eval" / "uniform_p0.3.json").read_text())
     assert len(data["return"]["per_seed"]) == 2 and data["fault"]["p"] == 0.3
+    assert len(data["collisions_per_episode"]["per_seed"]) == 2  # Traffic Junction's counter
+    record = read_jsonl(out / "seed_0" / "metrics.jsonl")[-1]
+    assert record["eval_collisions_mean"] >= 0

@@ -27,6 +27,7 @@ from marta.core.marta import (
     make_marta_train,
     propose_fault_actions,
 )
+from marta.envs.critical import CriticalStateGame
 from marta.experiments.io import read_jsonl
 from marta.faults import FaultConfig
 from marta.learners import ValueLearnerConfig, make_learner
@@ -373,3 +374,28 @@ def test_marta_section_round_trips_through_yaml_and_completes_eval_fault(tmp_pat
     assert load_config(tmp_path / "c.yaml") == config
     plain = build_config({"env_id": "critical-state", "learner_name": "iql"})
     assert plain.marta is None
+
+
+# ----------------------------------------------------------------------------- counters
+class CountingGame(CriticalStateGame):
+    """The critical-state game with two per-step info entries to count per episode."""
+
+    episode_counters = {"steps": "one", "critical_visits": "at_critical"}
+
+    def step_env(self, key, state, actions):
+        state_, reward, terminated, info = super().step_env(key, state, actions)
+        info = {**info, "one": jnp.ones((), jnp.int32)}
+        info["at_critical"] = (state.position == self.config.critical).astype(jnp.int32)
+        return state_, reward, terminated, info
+
+
+def test_evaluation_counts_the_env_episode_counters_over_first_episodes_only():
+    env = CountingGame()
+    config = MartaConfig(method="baseline", train_fault=FaultConfig(p=0.3))
+    trainer = make_marta_train(TINY_TRAIN, config, env, make_learner("iql", TINY_LEARNER, env.spec))
+    state = jax.jit(jax.vmap(trainer.init))(seed_keys(0, 2))
+    _, metrics = jax.jit(jax.vmap(trainer.segment))(state)
+    np.testing.assert_array_equal(metrics["eval_steps_mean"], metrics["eval_length_mean"])
+    # positions 0..3 in a loop from 0: an 8-step episode visits the critical one (2) twice
+    assert env.max_steps == 8 and env.config.num_positions == 4
+    np.testing.assert_array_equal(metrics["eval_critical_visits_mean"], [2.0, 2.0])

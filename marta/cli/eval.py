@@ -277,10 +277,12 @@ def evaluate(args: argparse.Namespace, paths: RunPaths, config: ExperimentConfig
         "return": seed_summary(result.returns),
         "length": seed_summary(result.lengths),
         "activations_per_episode": seed_summary(result.activations),
+        **{f"{k}_per_episode": seed_summary(c) for k, c in result.counters.items()},
     }
     path = _write(paths, name, data)
     rows = {"return": result.returns, "length": result.lengths,
-            "activations/episode": result.activations}  # fmt: skip
+            "activations/episode": result.activations,
+            **{f"{k}/episode": c for k, c in result.counters.items()}}  # fmt: skip
     print(f"{paths.root} after {info.env_steps} env steps, {name}, {args.episodes} episodes/seed")
     print(_table(rows))
     print(f"wrote {path}")

@@ -290,11 +290,13 @@ class Evaluation(NamedTuple):
         returns: team return of each episode.
         lengths: its length in steps.
         activations: faults activated in it.
+        counters: {name: count in each episode} of the env's `episode_counters`.
     """
 
     returns: jax.Array
     lengths: jax.Array
     activations: jax.Array
+    counters: dict[str, jax.Array]
 
 
 class MartaTrainer(NamedTuple):
@@ -802,15 +804,23 @@ def make_marta_train(
                 adv_carry = adv_carry.replace(last_action=executed)
             first = done & ~finished
             values = (info["episode_return"], info["episode_length"], info["activations"])
-            out = tuple(
-                jnp.where(first, v.astype(jnp.float32), o) for v, o in zip(values, out, strict=True)
+            returns, lengths, activations, counters = out
+            returns, lengths, activations = (
+                jnp.where(first, v.astype(jnp.float32), o)
+                for v, o in zip(values, (returns, lengths, activations), strict=True)
             )
+            counters = {  # each env's first episode only
+                name: counters[name] + jnp.where(finished, 0.0, info[entry].astype(jnp.float32))
+                for name, entry in env.episode_counters.items()
+            }
+            out = (returns, lengths, activations, counters)
             return (obs, env_state, team_carry, adv_carry, finished | done, out), None
 
         zeros = jnp.zeros((num,), jnp.float32)
         adv_carry0 = batched_carry(adversary, num) if w.config.policy == "learned" else None
+        out0 = (zeros, zeros, zeros, {name: zeros for name in env.episode_counters})
         carry0 = (obs, env_state, batched_carry(learner, num), adv_carry0,
-                  jnp.zeros((num,), bool), (zeros, zeros, zeros))  # fmt: skip
+                  jnp.zeros((num,), bool), out0)  # fmt: skip
         final, _ = jax.lax.scan(one, carry0, jax.random.split(key_run, env.max_steps))
         return Evaluation(*final[-1])
 
@@ -876,6 +886,7 @@ def make_marta_train(
             "eval_return_std": returns.std(),
             "eval_length_mean": evaluation.lengths.mean(),
             "eval_activations_per_episode": evaluation.activations.mean(),
+            **{f"eval_{name}_mean": c.mean() for name, c in evaluation.counters.items()},
             "train_return_mean": stats["return_sum"].sum() / per_episode,
             "train_episodes": episodes.astype(jnp.int32),
             "buffer_size": ts.buffer.size,

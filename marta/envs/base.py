@@ -87,6 +87,10 @@ class MultiAgentEnv(abc.ABC):
     #: observations' largest magnitude, 1.0 when they are already O(1); without it VDN
     #: over-estimates and collapses on lbf-5x5-4p-1f (docs/learners.md)
     obs_scale: float = 1.0
+    #: events an evaluation counts per episode: {metric name: per-step int entry of the step
+    #: info}; training reports the greedy mean as ``eval_<name>_mean`` (e.g. Traffic
+    #: Junction's collisions, the paper's second measure there)
+    episode_counters: dict[str, str] = {}
 
     # ----------------------------------------------------------------- to implement
     @abc.abstractmethod

@@ -163,6 +163,8 @@ def load_prey_mlp(path: Path, obs_dim: int) -> tuple[tuple[jax.Array, jax.Array]
 class SimpleTag(MultiAgentEnv):
     """MPE Simple-Tag: a team of predators chases prey driven by a fixed policy."""
 
+    episode_counters = {"captures": "captures"}
+
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class Config:
         num_predators: int = 3

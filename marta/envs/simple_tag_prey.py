@@ -44,6 +44,8 @@ PREDATOR_POLICIES: tuple[str, ...] = get_args(PredatorPolicy)
 class SimpleTagPrey(MultiAgentEnv):
     """MPE Simple-Tag with the prey as the learning team, against fixed predators."""
 
+    episode_counters = {"captures": "captures"}
+
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class Config:
         num_predators: int = 3

@@ -246,6 +246,8 @@ class TrafficJunction(MultiAgentEnv):
     # Every draw is one 32-bit word reduced modulo a small range (bias < 2^-27): one
     # `jax.random.bits` call per reset or step, instead of permutation/randint programs that
     # dominate compile time.
+    episode_counters = {"collisions": "step_collisions"}
+
     def reset_draws(self, key: jax.Array) -> ResetDraws:
         """The random draws of `reset_env` (ma-gym: ``random.shuffle``, ``random.randint``)."""
         bits = jax.random.bits(key, (1 + self.num_agents,), jnp.uint32)

@@ -23,6 +23,7 @@ PREY_TRAINING = (
     "learner.gamma=0.95",
 )
 
+
 def main(argv: list[str] | None = None) -> int:
     """Trains the prey with MADDPG and exports it (the command in docs/envs/simple_tag.md)."""
     from marta.experiments.config import build_config
