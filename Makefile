@@ -40,8 +40,15 @@ $(JUMANJI_VENV)/bin/python:
 	$(PYTHON) -m venv $(JUMANJI_VENV)
 	$(JUMANJI_VENV)/bin/pip install -q jumanji
 
-bench: $(STAMP) $(JUMANJI_VENV)/bin/python
-	$(VENV)/bin/marta bench envs --jumanji-python $(JUMANJI_VENV)/bin/python --write BENCHMARKS.md
+# JaxMARL's Simple-Tag likewise (benchmarks/jaxmarl_simple_tag.py).
+JAXMARL_VENV := .venv-jaxmarl
+$(JAXMARL_VENV)/bin/python:
+	$(PYTHON) -m venv $(JAXMARL_VENV)
+	$(JAXMARL_VENV)/bin/pip install -q jaxmarl==0.2.0
+
+bench: $(STAMP) $(JUMANJI_VENV)/bin/python $(JAXMARL_VENV)/bin/python
+	$(VENV)/bin/marta bench envs --jumanji-python $(JUMANJI_VENV)/bin/python \
+		--jaxmarl-python $(JAXMARL_VENV)/bin/python --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

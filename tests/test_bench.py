@@ -1,5 +1,7 @@
 """`marta bench`: measurement helpers and the BENCHMARKS.md section update."""
 
+import sys
+
 from marta.cli import main
 from marta.cli.bench import update_section
 from marta.experiments import bench
@@ -69,3 +71,30 @@ def test_cli_bench_train_times_every_method_and_writes_its_section(tmp_path, cap
 def test_cli_bench_train_refuses_a_bad_override_before_compiling(capsys):
     assert main(["bench", "train", "learner.lrr=1"]) == 2
     assert "did you mean" in capsys.readouterr().err
+
+
+def test_an_external_benchmark_is_compared_at_equal_batch(tmp_path):
+    fake = tmp_path / "fake.py"
+    fake.write_text("print('fake env batch 2: 1,000 steps/s')\n")
+    logs = []
+    rows = bench.bench_external(
+        sys.executable, str(fake), [], (2,), "matrix-climbing", {}, ("climb", "fake"), logs.append
+    )
+    (row,) = rows
+    assert (row["env"], row["batch"], row["reference_steps_per_s"]) == ("climb", 2, 1000)
+    assert abs(float(row["ratio"][:-1]) - row["steps_per_s"] / 1000) <= 0.051
+    fake.write_text("raise SystemExit('no such library')\n")
+    assert (
+        bench.bench_external(
+            sys.executable,
+            str(fake),
+            [],
+            (2,),
+            "matrix-climbing",
+            {},
+            ("climb", "fake"),
+            logs.append,
+        )
+        == []
+    )
+    assert "no such library" in logs[-1]

@@ -61,6 +61,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="python of a separate venv with jumanji installed: also time Jumanji's JAX LBF "
         "(benchmarks/jumanji_lbf.py) on 6x6-4p-1f against ours in the same run",
     )
+    p.add_argument(
+        "--jaxmarl-python",
+        type=Path,
+        help="python of a separate venv with jaxmarl installed: also time JaxMARL's "
+        "MPE_simple_tag_v3 (benchmarks/jaxmarl_simple_tag.py) against ours in the same run",
+    )
     p.add_argument("--write", type=Path, help="update this Markdown file (e.g. BENCHMARKS.md)")
     p.set_defaults(func=run)
 
@@ -87,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     rows = bench.bench_envs(env_ids, batches, log=log)
     if args.jumanji_python:
         rows += bench.bench_jumanji_lbf(str(args.jumanji_python), batches, log=log)
+    if args.jaxmarl_python:
+        rows += bench.bench_jaxmarl_simple_tag(str(args.jaxmarl_python), batches, log=log)
     table = format_table(rows, markdown=True)
     print(table)
     if args.write:
@@ -94,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             [f"--env {e}" for e in (args.env_ids or [])]
             + [f"--batch {b}" for b in (args.batches or [])]
             + ([f"--jumanji-python {args.jumanji_python}"] if args.jumanji_python else [])
+            + ([f"--jaxmarl-python {args.jaxmarl_python}"] if args.jaxmarl_python else [])
         )
         body = (
             f"Measured {datetime.date.today()} on {bench.machine_description()}.\n"

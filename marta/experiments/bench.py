@@ -190,6 +190,51 @@ def bench_envs(
     return rows
 
 
+def bench_external(
+    python: str,
+    script: str,
+    script_args: list[str],
+    batches: tuple[int, ...],
+    env_id: str,
+    overrides: dict[str, Any],
+    names: tuple[str, str],
+    log: Callable[[str], None] = print,
+) -> list[dict[str, object]]:
+    """Another JAX library's env (a script under benchmarks/ run by `python`, its own venv)
+    against ours at equal batch, both measured now.
+
+    The script prints ``batch B: N steps/s`` lines. `names` are (our env's row name, the
+    reference's name).
+    """
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", script)
+    cmd = [python, path, *script_args, *[a for b in batches for a in ("--batch", str(b))]]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        log(f"{script} failed: {result.stderr.strip()[-500:]}")
+        return []
+    theirs = {
+        int(m.group(1)): float(m.group(2).replace(",", ""))
+        for m in re.finditer(r"batch (\d+): ([\d,]+) steps/s", result.stdout)
+    }
+    rows = []
+    for batch in batches:
+        steps = {1: 2000, 64: 1000}.get(batch, 200)
+        ours = jax_steps_per_second(env_id, batch, steps, overrides=overrides)
+        ref = theirs.get(batch)
+        log(f"{names[0]} batch {batch}: ours {ours:,.0f}, {names[1]} {ref}")
+        rows.append(
+            {
+                "env": names[0],
+                "batch": batch,
+                "steps_per_s": round(ours),
+                "reference": f"{names[1]} (JAX, batch {batch})",
+                "reference_steps_per_s": round(ref) if ref else "-",
+                "ratio": f"{ours / ref:.1f}x" if ref else "-",
+            }
+        )
+    return rows
+
+
 def bench_jumanji_lbf(
     python: str,
     batches: tuple[int, ...],
@@ -202,36 +247,23 @@ def bench_jumanji_lbf(
 
     Jumanji cannot build 5x5-4p-1f, so both run `grid`x`grid`-`agents`p-`food`f.
     """
-    script = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "jumanji_lbf.py")
-    cmd = [python, script, "--grid", str(grid), "--agents", str(agents), "--food", str(food)]
-    cmd += [arg for b in batches for arg in ("--batch", str(b))]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        log(f"jumanji benchmark failed: {result.stderr.strip()[-500:]}")
-        return []
-    theirs = {
-        int(m.group(1)): float(m.group(2).replace(",", ""))
-        for m in re.finditer(r"batch (\d+): ([\d,]+) steps/s", result.stdout)
-    }
-    rows = []
-    env_id = "lbf-5x5-4p-1f"
+    args = ["--grid", str(grid), "--agents", str(agents), "--food", str(food)]
     overrides = {"grid_size": grid, "num_players": agents, "num_food": food}
-    for batch in batches:
-        steps = {1: 2000, 64: 1000}.get(batch, 200)
-        ours = jax_steps_per_second(env_id, batch, steps, overrides=overrides)
-        ref = theirs.get(batch)
-        log(f"lbf {grid}x{grid}-{agents}p-{food}f batch {batch}: ours {ours:,.0f}, jumanji {ref}")
-        rows.append(
-            {
-                "env": f"lbf-{grid}x{grid}-{agents}p-{food}f",
-                "batch": batch,
-                "steps_per_s": round(ours),
-                "reference": f"jumanji LevelBasedForaging (JAX, batch {batch})",
-                "reference_steps_per_s": round(ref) if ref else "-",
-                "ratio": f"{ours / ref:.1f}x" if ref else "-",
-            }
-        )
-    return rows
+    name = f"lbf-{grid}x{grid}-{agents}p-{food}f"
+    return bench_external(
+        python, "jumanji_lbf.py", args, batches, "lbf-5x5-4p-1f", overrides,
+        (name, "jumanji LevelBasedForaging"), log,
+    )  # fmt: skip
+
+
+def bench_jaxmarl_simple_tag(
+    python: str, batches: tuple[int, ...], log: Callable[[str], None] = print
+) -> list[dict[str, object]]:
+    """JaxMARL's ``MPE_simple_tag_v3`` (run by `python`, a venv with jaxmarl) vs ours."""
+    return bench_external(
+        python, "jaxmarl_simple_tag.py", [], batches, "mpe-simple-tag", {},
+        ("mpe-simple-tag", "JaxMARL MPE_simple_tag_v3"), log,
+    )  # fmt: skip
 
 
 #: `marta bench train` methods: the overrides that make each from the same base config
