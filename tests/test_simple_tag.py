@@ -362,3 +362,12 @@ def test_unknown_prey_policy_lists_the_valid_ones():
 def test_unknown_override_is_rejected():
     with pytest.raises(ValueError, match="num_adversaries"):
         marta.envs.make("mpe-simple-tag", num_adversaries=3)
+
+
+def test_out_of_range_actions_are_the_no_op():
+    _, state = ENV.reset(jax.random.key(0))
+    prey = jnp.zeros((1,), jnp.int32)
+    noop = ENV.step_all(state.env, jnp.array([0, 0, 2]), prey)
+    for bad in ([5, -1, 2], [7, 100, 2]):
+        got = ENV.step_all(state.env, jnp.array(bad), prey)
+        jax.tree.map(np.testing.assert_array_equal, got, noop)

@@ -374,3 +374,13 @@ def test_nth_permutation_is_the_itertools_order():
         want = np.array(list(itertools.permutations(range(n))))
         got = jax.vmap(lambda k, n=n: nth_permutation(k, n))(jnp.arange(len(want)))
         np.testing.assert_array_equal(got, want)
+
+
+def test_any_action_but_gas_is_brake(env4):
+    """Out-of-range actions: only GAS (0) moves a car; every other value brakes."""
+    _, state = env4.reset(jax.random.key(0))
+    key = jax.random.key(1)
+    brake = env4.step(key, state, jnp.ones((env4.num_agents,), jnp.int32))
+    for bad in (2, -1, 7):
+        got = env4.step(key, state, jnp.full((env4.num_agents,), bad, jnp.int32))
+        jax.tree.map(np.testing.assert_array_equal, got, brake)

@@ -68,12 +68,14 @@ def discrete_action_force(actions: jax.Array, accel: jax.Array) -> jax.Array:
     """Action force of discrete movement actions, as mpe2's `_set_action`.
 
     Args:
-        actions: i32[N] discrete actions in {0: no-op, 1: left, 2: right, 3: down, 4: up}.
+        actions: i32[N] discrete actions in {0: no-op, 1: left, 2: right, 3: down, 4: up};
+            an action outside [0, 5) is the no-op.
         accel: f32[N] each agent's acceleration (mpe2's sensitivity).
 
     Returns:
         f32[N, 2] force :math:`u = \\text{accel} \\cdot d(a)` with the unit direction d(a).
     """
+    actions = jnp.where((actions >= 0) & (actions < NUM_MOVE_ACTIONS), actions, 0)
     return jnp.asarray(ACTION_DIRECTIONS)[actions] * accel[:, None]
 
 
