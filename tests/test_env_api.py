@@ -107,3 +107,20 @@ def test_step_does_not_recompile(env):
     before = step._cache_size()
     step(jax.random.key(8), state, actions)
     assert step._cache_size() == before
+
+
+def test_toy_games_out_of_range_actions():
+    """Matrix games clip an out-of-range action to the nearest one; in the critical-state
+    game any value but the good action is a miss."""
+    climb = marta.envs.make("matrix-climbing")
+    _, state = climb.reset(jax.random.key(0))
+    step = lambda env, s, a: env.step(jax.random.key(1), s, jnp.array(a, jnp.int32))
+    assert step(climb, state, [7, -3])[2] == step(climb, state, [2, 0])[2]
+    game = marta.envs.make("critical-state")
+    _, state = game.reset(jax.random.key(0))
+    for _ in range(game.config.critical):  # walk to the critical position
+        _, state, *_ = step(game, state, [0, 0])
+    good = game.config.good_action
+    missed = [step(game, state, [a, a])[2] for a in (1 - good, 9, -1)]
+    assert all(r == game.config.penalty for r in missed)
+    assert step(game, state, [good, good])[2] == game.config.reward

@@ -4,7 +4,8 @@ The episode walks through ``num_positions`` positions in order, one per step, an
 around (position = step mod ``num_positions``); the walk does not depend on the actions.
 At every position but ``critical`` the team earns ``reward`` whatever it does. At the
 critical position the team earns ``reward`` only if agent ``key_agent`` plays
-``good_action``, and ``penalty`` otherwise; the other agents never matter.
+``good_action``, and ``penalty`` otherwise (any other value, out of range included); the
+other agents never matter.
 
 So a fault (another action executed in place of an agent's own) can hurt in exactly one
 state and for exactly one agent: a MARTA switcher with an activation cost c > 0 should

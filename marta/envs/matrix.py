@@ -5,6 +5,7 @@ Every step all agents play one round of a common-payoff matrix game; the episode
 so the optimal joint action is learnable by value-decomposition methods. The default
 payoff is the two-agent *climbing game* (Claus & Boutilier, 1998), a standard
 coordination test for IQL/VDN/QMIX: the optimum (11) sits next to heavy penalties (-30).
+An action outside [0, num_actions) is clipped to the nearest valid one.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class MatrixGame(MultiAgentEnv):
 
     def step_env(self, key, state, actions):
         del key
+        actions = jnp.clip(actions, 0, self.num_actions - 1)  # out of range: the nearest action
         reward = self.payoff[tuple(actions[i] for i in range(self.num_agents))]
         return MatrixState(round=state.round + 1), reward, jnp.zeros((), bool), {}
 
