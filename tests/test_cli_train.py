@@ -7,6 +7,8 @@ from __future__ import annotations
 import signal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_runner import Crash, crash_at, fake_factory, metrics_of
 
 import marta.experiments.runner as runner
@@ -196,3 +198,34 @@ def test_every_learner_trains_through_the_cli(tmp_path, learner):
     records = read_jsonl(out / "seed_1" / "metrics.jsonl")
     assert [r["env_steps"] for r in records] == [16, 32, 48, 64]
     assert records[-1]["updates"] > 0
+
+
+TOKENS = [
+    "--env", "--learner", "--steps", "--seeds", "--seed", "--num-envs", "--eval-interval",
+    "--eval-episodes", "--method", "--fault-p", "--fault-agent", "--fault-selection",
+    "--fault-policy", "--budget", "--cost", "--terminate-p", "--resume", "--force",
+    "matrix-climbing", "lbf-5x5-4p-1f", "nope", "qmix", "vdn", "maddpg", "iqll", "marta",
+    "baseline", "worst_case", "learned", "2", "8", "0", "-1", "1.5", "abc", "",
+    "learner.lr=0.001", "learner.lr=x", "learner.batch_size=0", "train.num_envs=0",
+    "marta.train_fault.p=2", "marta.switcher.activation_cost=-1", "nosuch.field=1",
+    "train.eval_interval=3", "=", "a=b=c",
+]  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(TOKENS), max_size=8))
+def test_random_command_lines_end_cleanly(tmp_path, built, capsys, tokens):
+    """Random `marta train` argument lists: exit 0 (a valid run of the fake trainer) or 2
+    with an error on stderr, never a traceback or another exception."""
+    out = tmp_path / "run"
+    try:
+        code = train("--out", str(out), "--force", *TINY, *tokens)
+    except SystemExit as exit_info:  # argparse: usage line + error line
+        code = exit_info.code
+    err = capsys.readouterr().err
+    assert code in (0, 2), (tokens, code, err)
+    assert "Traceback" not in err
+    if code == 2:
+        assert err.strip().splitlines()[-1].startswith(("marta train: error:", "marta: error:")), (
+            err
+        )
