@@ -62,7 +62,14 @@ def test_a_run_from_the_cache_equals_the_run_that_filled_it(tmp_path):
         ]
 
 
-def test_none_writes_no_cache(tmp_path):
-    result = _train(tmp_path / "a", "none")
-    assert result.returncode == 0, result.stderr
-    assert not (tmp_path / "xdg" / "marta").exists()
+def test_none_leaves_jax_without_a_cache(monkeypatch):
+    """`--compile-cache none` (-> None) never points JAX at a directory."""
+    import jax
+
+    from marta.experiments.compile_cache import enable_compile_cache
+
+    def refuse(name, value):
+        raise AssertionError(f"jax.config.update({name!r}, {value!r}) with the cache off")
+
+    monkeypatch.setattr(jax.config, "update", refuse)
+    enable_compile_cache(resolve_cache_dir("none"))

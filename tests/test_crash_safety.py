@@ -23,7 +23,7 @@ ARGS = [
     "--learner",
     "iql",
     "--steps",
-    "40000",
+    "16000",
     "--seeds",
     "2",
     "--num-envs",

@@ -352,7 +352,7 @@ def test_hard_and_polyak_target_updates():
     )
     state = polyak.init(jax.random.key(0))
     old_target = state.target_params
-    state, _ = polyak.update(jax.random.key(0), state, batch)
+    state, _ = jax.jit(polyak.update)(jax.random.key(0), state, batch)
     expected = jax.tree.map(lambda p, t: tau * p + (1 - tau) * t, state.params, old_target)
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),

@@ -149,13 +149,14 @@ def test_target_actions_respect_next_availability():
     crit["params"]["fc2"]["kernel"] = crit["params"]["fc2"]["kernel"].at[0, 0].set(1.0)
     crit["params"]["fc3"]["kernel"] = crit["params"]["fc3"]["kernel"].at[0, 0].set(1.0)
     params = {"actor": state.params["actor"], "critic": crit}
-    _, aux = learner.loss(params, params, batch)
+    loss = jax.jit(learner.loss)
+    _, aux = loss(params, params, batch)
     # every filled target = r + gamma * 1 (agent 0 took action 2 at t + 1)
     f = np.asarray(batch.filled)
     expected = (np.asarray(batch.reward)[f] + 0.99).mean()
     np.testing.assert_allclose(aux["target_mean"], expected, rtol=1e-5)
     # without the mask the target actor's argmax is not always action 2 (the test can fail)
-    _, unmasked = learner.loss(params, params, batch.replace(avail=jnp.ones_like(only)))
+    _, unmasked = loss(params, params, batch.replace(avail=jnp.ones_like(only)))
     assert float(unmasked["target_mean"]) < expected - 0.05
 
 
@@ -190,7 +191,7 @@ def test_soft_update_math_and_update_targets():
     state = learner.init(jax.random.key(0))
     old_target = jax.tree.map(lambda x: x + 1.0, state.target_params)
     state = state.replace(target_params=old_target)
-    new, _ = learner.update(jax.random.key(1), state, random_batch(jax.random.key(2)))
+    new, _ = jax.jit(learner.update)(jax.random.key(1), state, random_batch(jax.random.key(2)))
     expected = jax.tree.map(lambda p, t: 0.3 * p + 0.7 * t, new.params, old_target)
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5), new.target_params, expected
@@ -220,7 +221,7 @@ def test_critic_target_on_hand_computed_batch(bootstrap_on_truncation):
         filled=jnp.array([[True, True, False], [True, True, True]]),
         terminated=jnp.array([[False, False, False], [False, False, True]]),
     )
-    loss, aux = learner.loss(constant(q0), constant(c), batch)
+    loss, aux = jax.jit(learner.loss)(constant(q0), constant(c), batch)
     # episode 0 is truncated after step 1; episode 1 terminates at step 2
     boot_last0 = 0.5 * c if bootstrap_on_truncation else 0.0
     targets = np.array([2 + 0.5 * c, 4 + boot_last0, 0 + 0.5 * c, -2 + 0.5 * c, 6.0])
@@ -249,9 +250,8 @@ def test_actor_gradient_moves_towards_the_critics_best_action():
         inputs = jnp.concatenate([obs, jnp.broadcast_to(jnp.eye(2)[0], (*obs.shape[:-1], 2))], -1)
         return jax.nn.softmax(MLP(16, 3).apply(actor_params, inputs))[..., 1].mean()
 
-    grads = jax.grad(lambda ap: learner.loss({**params, "actor": ap}, params, batch)[1]["pg_loss"])(
-        params["actor"]
-    )
+    pg_loss = lambda ap: learner.loss({**params, "actor": ap}, params, batch)[1]["pg_loss"]
+    grads = jax.jit(jax.grad(pg_loss))(params["actor"])
     stepped = jax.tree.map(lambda p, g: p - 0.05 * g, params["actor"], grads)
     assert prob_action_1(stepped) > prob_action_1(params["actor"]) + 1e-3
 

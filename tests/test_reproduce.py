@@ -22,6 +22,7 @@ import pytest
 
 from marta.cli import main
 from marta.experiments.checkpoint import read_checkpoint_info
+from marta.experiments.compile_cache import resolve_cache_dir
 from marta.experiments.config import save_config
 from marta.experiments.io import read_jsonl
 from marta.experiments.runner import run_experiment
@@ -220,9 +221,10 @@ CHEAP = {
 
 
 @pytest.fixture(scope="module")
-def compile_cache(tmp_path_factory) -> Path:
-    """One JAX compilation cache for the end-to-end tests: later tests load programs."""
-    return tmp_path_factory.mktemp("jax-cache")
+def compile_cache() -> Path:
+    """The test session's JAX compilation cache (tests/conftest.py), so that the workers'
+    programs and those compiled in this process are compiled once."""
+    return resolve_cache_dir()
 
 
 def _kill_after_first_checkpoint(run_dir: Path, num_segments: int, thread: threading.Thread) -> int:

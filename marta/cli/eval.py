@@ -143,20 +143,13 @@ def fault_name(fault: FaultConfig | None) -> str:
 
 def load_run(paths: RunPaths, config: ExperimentConfig) -> tuple[MartaTrainer, Any, CheckpointInfo]:
     """(trainer, state of all seeds, checkpoint info) of the run's latest checkpoint."""
-    import jax
-
-    from marta.core import seed_keys
     from marta.core.marta import MartaConfig
-    from marta.experiments.checkpoint import load_checkpoint
-    from marta.experiments.runner import build_trainer
+    from marta.experiments.runner import load_trained
     from marta.faults import FaultConfig
 
     if config.marta is None:  # plain training is the baseline with p = 0 (same state)
         config = config.replace(marta=MartaConfig(method="baseline", train_fault=FaultConfig(p=0)))
-    trainer = build_trainer(config)
-    template = jax.eval_shape(jax.vmap(trainer.init), seed_keys(config.seed, config.num_seeds))
-    state, info = load_checkpoint(paths.checkpoints, template)
-    return trainer, state, info
+    return load_trained(paths, config)
 
 
 def evaluate_conditions(

@@ -160,21 +160,40 @@ def load_prey_mlp(path: Path, obs_dim: int) -> tuple[tuple[jax.Array, jax.Array]
     return tuple(layers)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorldConfig:
+    """The world of Simple-Tag: who is in it and for how long (shared by `SimpleTag` and
+    `marta.envs.simple_tag_prey.SimpleTagPrey`, which differ in who learns)."""
+
+    num_predators: int = 3
+    """predators (mpe2 num_adversaries)"""
+    num_prey: int = 1
+    """prey (mpe2 num_good)"""
+    num_obstacles: int = 2
+    """fixed obstacles of radius 0.2 (mpe2 num_obstacles)"""
+    max_steps: int = 25
+    """steps per episode (mpe2 max_cycles)"""
+
+    def __post_init__(self) -> None:
+        minimum = {"num_predators": 1, "num_prey": 1, "num_obstacles": 0, "max_steps": 1}
+        for name, low in minimum.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+    def world_kwargs(self) -> dict[str, int]:
+        """The `WorldConfig` fields only (to build the world of another Simple-Tag view)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(WorldConfig)}
+
+
 class SimpleTag(MultiAgentEnv):
-    """MPE Simple-Tag: a team of predators chases prey driven by a fixed policy."""
+    """MPE Simple-Tag: a team of predators (the learning team) chases prey driven by a fixed
+    policy."""
 
     episode_counters = {"captures": "captures"}
 
     @dataclasses.dataclass(frozen=True, kw_only=True)
-    class Config:
-        num_predators: int = 3
-        """predators = the learning team (mpe2 num_adversaries)"""
-        num_prey: int = 1
-        """prey driven by `prey_policy` (mpe2 num_good)"""
-        num_obstacles: int = 2
-        """fixed obstacles of radius 0.2 (mpe2 num_obstacles)"""
-        max_steps: int = 25
-        """steps per episode (mpe2 max_cycles)"""
+    class Config(WorldConfig):
         prey_policy: PreyPolicy = "heuristic"
         """fixed prey behaviour: random, frozen (no-op), heuristic (flee) or pretrained"""
         prey_avoids_boundary: bool = True
@@ -183,11 +202,7 @@ class SimpleTag(MultiAgentEnv):
         """.npz of the pretrained prey MLP; "" means marta/envs/assets/simple_tag_prey.npz"""
 
         def __post_init__(self) -> None:
-            minimum = {"num_predators": 1, "num_prey": 1, "num_obstacles": 0, "max_steps": 1}
-            for name, low in minimum.items():
-                value = getattr(self, name)
-                if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                    raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+            super().__post_init__()
             if self.prey_policy not in PREY_POLICIES:
                 raise ValueError(
                     f"prey_policy must be one of {', '.join(PREY_POLICIES)}; "

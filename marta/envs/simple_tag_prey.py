@@ -34,6 +34,7 @@ from marta.envs.simple_tag import (
     PREDATOR_MAX_SPEED,
     SimpleTag,
     SimpleTagState,
+    WorldConfig,
     positions_after_each_action,
 )
 
@@ -47,19 +48,12 @@ class SimpleTagPrey(MultiAgentEnv):
     episode_counters = {"captures": "captures"}
 
     @dataclasses.dataclass(frozen=True, kw_only=True)
-    class Config:
-        num_predators: int = 3
-        """predators, driven by `predator_policy` (mpe2 num_adversaries)"""
-        num_prey: int = 1
-        """prey = the learning team (mpe2 num_good)"""
-        num_obstacles: int = 2
-        """fixed obstacles of radius 0.2 (mpe2 num_obstacles)"""
-        max_steps: int = 25
-        """steps per episode (mpe2 max_cycles)"""
+    class Config(WorldConfig):
         predator_policy: PredatorPolicy = "chase"
         """fixed predator behaviour: chase (the nearest prey) or random"""
 
         def __post_init__(self) -> None:
+            super().__post_init__()
             if self.predator_policy not in PREDATOR_POLICIES:
                 raise ValueError(
                     f"predator_policy must be one of {', '.join(PREDATOR_POLICIES)}; "
@@ -68,13 +62,8 @@ class SimpleTagPrey(MultiAgentEnv):
 
     def __init__(self, **kwargs: Any) -> None:
         self.config = cfg = self.Config(**kwargs)
-        self.world = SimpleTag(
-            num_predators=cfg.num_predators,
-            num_prey=cfg.num_prey,
-            num_obstacles=cfg.num_obstacles,
-            max_steps=cfg.max_steps,
-            prey_policy="frozen",  # unused: the prey's actions are the team's
-        )
+        # prey_policy is unused: the prey's actions are the team's
+        self.world = SimpleTag(**cfg.world_kwargs(), prey_policy="frozen")
         self.num_agents = cfg.num_prey
         self.num_actions = mpe_core.NUM_MOVE_ACTIONS
         self.obs_dim = self.world.prey_obs_dim
@@ -132,11 +121,9 @@ def export_prey_mlp(run_dir: str | Path, path: str | Path, seed: int = 0) -> Pat
     Raises:
         ValueError: the run is not MADDPG on one prey without last-action inputs.
     """
-    from marta.core import seed_keys
-    from marta.experiments.checkpoint import load_checkpoint
     from marta.experiments.config import load_config
     from marta.experiments.io import atomic_write_with
-    from marta.experiments.runner import RunPaths, build_trainer
+    from marta.experiments.runner import RunPaths, load_trained
 
     paths = RunPaths(Path(run_dir))
     config = load_config(paths.config)
@@ -146,9 +133,7 @@ def export_prey_mlp(run_dir: str | Path, path: str | Path, seed: int = 0) -> Pat
     env = SimpleTagPrey(**config.env_kwargs)
     if cfg.obs_last_action or env.num_agents != 1:
         raise ValueError(f"{run_dir}: needs one prey and learner.obs_last_action=false")
-    trainer = build_trainer(config)
-    template = jax.eval_shape(jax.vmap(trainer.init), seed_keys(config.seed, config.num_seeds))
-    state, _ = load_checkpoint(paths.checkpoints, template)
+    _, state, _ = load_trained(paths, config)
     actor = jax.tree.map(lambda x: np.asarray(x[seed]), state.learner.params["actor"])
     layers = [actor["params"][name] for name in sorted(actor["params"], key=_layer_number)]
     arrays = {}

@@ -35,7 +35,12 @@ from typing import Any, Literal, TextIO
 
 import numpy as np
 
-from marta.experiments.checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
+from marta.experiments.checkpoint import (
+    CheckpointInfo,
+    load_checkpoint,
+    read_checkpoint_info,
+    save_checkpoint,
+)
 from marta.experiments.config import (
     ExperimentConfig,
     config_differences,
@@ -125,6 +130,22 @@ def build_trainer(config: ExperimentConfig) -> Any:
 
         return make_marta_train(config.train, config.marta, env, learner)
     return make_train(config.train, env, learner)
+
+
+def load_trained(paths: RunPaths, config: ExperimentConfig) -> tuple[Any, Any, CheckpointInfo]:
+    """(trainer, state of every seed, checkpoint info) of a run's latest checkpoint.
+
+    Raises:
+        FileNotFoundError: the run has no checkpoint yet.
+    """
+    import jax
+
+    from marta.core import seed_keys
+
+    trainer = build_trainer(config)
+    template = jax.eval_shape(jax.vmap(trainer.init), seed_keys(config.seed, config.num_seeds))
+    state, info = load_checkpoint(paths.checkpoints, template)
+    return trainer, state, info
 
 
 def resume_command(root: Path) -> str:
