@@ -203,7 +203,8 @@ def test_every_learner_trains_through_the_cli(tmp_path, learner):
 TOKENS = [
     "--env", "--learner", "--steps", "--seeds", "--seed", "--num-envs", "--eval-interval",
     "--eval-episodes", "--method", "--fault-p", "--fault-agent", "--fault-selection",
-    "--fault-policy", "--budget", "--cost", "--terminate-p", "--resume", "--force",
+    "--fault-policy", "--fault-temperature", "--budget", "--cost", "--terminate-p", "--resume",
+    "--force",
     "matrix-climbing", "lbf-5x5-4p-1f", "nope", "qmix", "vdn", "maddpg", "iqll", "marta",
     "baseline", "worst_case", "learned", "2", "8", "0", "-1", "1.5", "abc", "",
     "learner.lr=0.001", "learner.lr=x", "learner.batch_size=0", "train.num_envs=0",

@@ -89,10 +89,11 @@ def test_no_fault_evaluation_matches_the_runs_own_evaluation(run_dir, capsys):
 def test_evaluation_under_faults_every_step(run_dir, capsys):
     code = main(["eval", "--run", str(run_dir), "--episodes", "2", "--fault-p", "1",
                  "--fault-policy", "worst_case", "--fault-selection", "simple",
-                 "--name", "always"])  # fmt: skip
+                 "--fault-temperature", "0.05", "--name", "always"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     data = json.loads((run_dir / "eval" / "always.json").read_text())
     assert data["fault"]["p"] == 1.0 and data["fault"]["policy"] == "worst_case"
+    assert data["fault"]["temperature"] == 0.05
     # one-step faults with onset probability 1: one activation at every step
     np.testing.assert_array_equal(data["activations_per_episode"]["per_seed"], [8.0, 8.0])
     assert data["return"]["mean"] <= MAX_RETURN
@@ -102,6 +103,7 @@ def test_evaluation_under_faults_every_step(run_dir, capsys):
     ("argv", "match"),
     [
         (["--fault-p", "2"], "p must be a probability"),
+        (["--fault-policy", "worst_case", "--fault-temperature", "0"], "temperature must be"),
         (["--fault-agent", "5", "--fault-selection", "simple"], "agent must be in 0..1"),
         (["--fault-policy", "learned"], "needs a run trained with an adversary"),
         (["--cost", "0.1"], "--cost needs --red-team"),

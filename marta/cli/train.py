@@ -64,6 +64,12 @@ FAULT_FLAGS = {
     "fault_policy": FaultFlag(
         "--fault-policy", "train_fault.policy", "{uniform,worst_case,learned,stuck}", "fault policy"
     ),
+    "fault_temperature": FaultFlag(
+        "--fault-temperature",
+        "train_fault.temperature",
+        "T",
+        "worst_case: temperature of softmax(-Q / T) (small T = argmin)",
+    ),
     "fault_duration": FaultFlag(
         "--fault-duration", "train_fault.duration", "{step,persistent}", "how long a fault lasts"
     ),
