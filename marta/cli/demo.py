@@ -2,7 +2,7 @@
 
 Runs the `table2-lbf-qmix` preset (Table 1 row 4: `lbf-5x5-4p-1f`, complex selection,
 p = 0.2; the baseline QMIX trained with uniform faults, MARTA-QMIX with the Switcher and
-worst-case faults) at the `demo` budget (2 seeds, 100k env steps; `marta presets --budget
+worst-case faults) at the `demo` budget (3 seeds, 100k env steps; `marta presets --budget
 demo`) through `marta reproduce`'s local backend (one single-threaded worker per core), then
 prints both scorecards side by side (the final greedy team under no, uniform and worst-case
 faults) and writes `OUT/report.md` and the learning curves `OUT/figures/`. Rerunning resumes

@@ -150,7 +150,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--env", dest="env_id", metavar="ENV", help="environment id (marta envs)")
-    p.add_argument("--learner", dest="learner_name", metavar="NAME", help="iql, vdn or qmix")
+    p.add_argument(
+        "--learner", dest="learner_name", metavar="NAME", help="iql, vdn, qmix or maddpg"
+    )
     p.add_argument("--steps", metavar="N", help="total environment steps per seed")
     p.add_argument("--seeds", metavar="K", help="number of seeds (vmapped)")
     p.add_argument("--seed", metavar="S", help="base seed (default 0)")

@@ -73,7 +73,7 @@ class ExperimentConfig:
     """environment fields overriding the id's defaults; normalised to every field, resolved,
     as a sorted tuple of (field, value) pairs (a mapping in YAML)"""
     learner_name: str
-    """learner registry name (iql, vdn, qmix); --learner on the command line"""
+    """learner registry name (iql, vdn, qmix, maddpg); --learner on the command line"""
     learner: Any = None
     """the learner's config dataclass (None: its defaults)"""
     train: TrainConfig
