@@ -328,7 +328,10 @@ def test_reproduce_killed_with_sigkill_resumes_to_the_numbers_of_an_uninterrupte
     """kill -9 of the `reproduce` process itself: its workers stop by themselves (segment,
     checkpoint, exit), the rerun resumes every run, and each run's metrics equal, value for
     value, those of the same config run without interruption."""
-    preset = preset_from_dict(CHEAP, source="test")
+    # 40 short segments: an orphaned worker notices the kill within a second, long before its
+    # run could finish (with CHEAP's 10 it sometimes finished first and nothing resumed)
+    longer = {**CHEAP, "budgets": {"smoke": {"train.total_env_steps": 16000}}}
+    preset = preset_from_dict(longer, source="test")
     specs = plan_runs([preset], "smoke")
     segments = specs[0].config.train.num_segments
     out = tmp_path / "out"
@@ -338,7 +341,7 @@ def test_reproduce_killed_with_sigkill_resumes_to_the_numbers_of_an_uninterrupte
         "reproduce([preset_from_dict(json.loads(sys.argv[1]), source='test')], 'smoke', "
         "sys.argv[2], workers=2, cache_dir=sys.argv[3])"
     )
-    args = [sys.executable, "-c", code, json.dumps(CHEAP), str(out), str(compile_cache)]
+    args = [sys.executable, "-c", code, json.dumps(longer), str(out), str(compile_cache)]
     parent = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoints = [out / spec.key / "checkpoints" for spec in specs]
     deadline = time.monotonic() + 600
