@@ -67,6 +67,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="python of a separate venv with jaxmarl installed: also time JaxMARL's "
         "MPE_simple_tag_v3 (benchmarks/jaxmarl_simple_tag.py) against ours in the same run",
     )
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        action="append",
+        help="train: parallel training envs per seed (repeatable; default the config's): "
+        "fewer updates per env step as it grows",
+    )
+    p.add_argument(
+        "--epymarl-python",
+        type=Path,
+        help="train: python of a separate venv for EPyMARL (make .venv-epymarl/bin/python): "
+        "also time EPyMARL's QMIX on LBF 5x5-4p-1f (benchmarks/epymarl_qmix.py) in the same "
+        "run; needs --epymarl-dir",
+    )
+    p.add_argument("--epymarl-dir", type=Path, help="train: an EPyMARL checkout")
+    p.add_argument(
+        "--epymarl-steps", type=int, default=30000, help="train: EPyMARL env steps to time"
+    )
     p.add_argument("--write", type=Path, help="update this Markdown file (e.g. BENCHMARKS.md)")
     p.set_defaults(func=run)
 
@@ -74,8 +92,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.what == "train":
         return run_train(args)
-    if args.overrides or args.learner:
-        raise CliError("marta bench envs takes no --learner or field=value overrides")
+    if args.overrides or args.learner or args.num_envs or args.epymarl_python:
+        raise CliError(
+            "marta bench envs takes no --learner, --num-envs, --epymarl-* or field=value overrides"
+        )
     import marta.envs
     from marta.experiments import bench
     from marta.experiments.table import format_table
@@ -106,8 +126,9 @@ def run(args: argparse.Namespace) -> int:
         )
         body = (
             f"Measured {datetime.date.today()} on {bench.machine_description()}.\n"
-            f"Command: `{command.strip()}` (random policy; env steps/s, best of 3 after compile; "
-            "reference = single env in a Python loop, measured in the same run).\n\n" + table
+            f"Command: `{command.strip()}` (random policy, observations computed; env "
+            "steps/s, best of 3 after compile; reference = single env in a Python loop, "
+            "measured in the same run).\n\n" + table
         )
         update_section(args.write, "envs", body)
         print(f"wrote {args.write}", file=sys.stderr)
@@ -122,13 +143,40 @@ def run_train(args: argparse.Namespace) -> int:
         raise CliError("marta bench train takes one --env")
     if args.repeats < 1:
         raise CliError(f"--repeats must be >= 1, got {args.repeats}")
+    if bool(args.epymarl_python) != bool(args.epymarl_dir):
+        raise CliError("--epymarl-python and --epymarl-dir go together")
+    if args.epymarl_dir and not (args.epymarl_dir / "src" / "main.py").is_file():
+        raise CliError(
+            f"--epymarl-dir: {args.epymarl_dir} has no src/main.py (an EPyMARL checkout)"
+        )
+    if args.epymarl_steps < 2000:
+        raise CliError(f"--epymarl-steps must be >= 2000, got {args.epymarl_steps}")
     base = dict(TRAIN_BASE)
     base["env_id"] = args.env_ids[0] if args.env_ids else base["env_id"]
     base["learner_name"] = args.learner or base["learner_name"]
     overrides = tuple(args.overrides)
-    configs = bench.bench_configs(base, TRAIN_FAULT, overrides)  # all valid before compiling
+    num_envs = tuple(args.num_envs or ())
+    # every config valid before compiling
+    configs = bench.bench_configs(base, TRAIN_FAULT, overrides, num_envs)
     log = lambda s: print(s, file=sys.stderr)
-    rows = bench.bench_training(configs, repeats=args.repeats, log=log)
+    reference = None
+    if args.epymarl_python:
+        reference = bench.bench_epymarl_qmix(
+            str(args.epymarl_python), str(args.epymarl_dir), args.epymarl_steps, log
+        )
+    rows = bench.bench_training(configs, repeats=args.repeats, log=log, reference=reference)
+    if reference:
+        rows.append(
+            {
+                "method": "EPyMARL QMIX (reference)",
+                "num_envs": 1,
+                "compile_and_first_segment_s": "-",
+                "segment_s": "-",
+                "env_steps_per_s": round(reference),
+                "time_vs_baseline": "-",
+                "vs_epymarl_qmix": "1.0x",
+            }
+        )
     table = format_table(rows, markdown=True)
     print(table)
     if args.write:
@@ -136,6 +184,15 @@ def run_train(args: argparse.Namespace) -> int:
             ["marta bench train"]
             + [f"--env {e}" for e in (args.env_ids or [])]
             + ([f"--learner {args.learner}"] if args.learner else [])
+            + [f"--num-envs {e}" for e in num_envs]
+            + (
+                [
+                    f"--epymarl-python {args.epymarl_python} --epymarl-dir EPYMARL_DIR "
+                    f"--epymarl-steps {args.epymarl_steps}"
+                ]
+                if args.epymarl_python
+                else []
+            )
             + list(overrides)
         )
         body = (
@@ -145,7 +202,16 @@ def run_train(args: argparse.Namespace) -> int:
             "MARTA (worst case, Switcher), none for the plain learner; config defaults "
             f"otherwise, overrides: {' '.join(overrides) or 'none'}. A segment is "
             "train.eval_interval env steps of every seed, with its evaluation; best of "
-            f"{args.repeats} segments after the first.\n\n" + table
+            f"{args.repeats} segments after the first."
+            + (
+                " EPyMARL's QMIX: its default config (one update per episode, feed-forward "
+                "agent network), env steps/s after its first update, one thread "
+                "(benchmarks/epymarl_qmix.py)."
+                if reference
+                else ""
+            )
+            + "\n\n"
+            + table
         )
         update_section(args.write, "train", body)
         print(f"wrote {args.write}", file=sys.stderr)

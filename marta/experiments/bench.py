@@ -14,6 +14,7 @@ on one config, so their ratio is measured in the same run.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -305,42 +306,80 @@ def training_throughput(config: Any, repeats: int = 2) -> dict[str, float]:
 
 
 def bench_configs(
-    base: dict[str, Any], fault: tuple[str, ...], overrides: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """{method: `ExperimentConfig`} of `TRAIN_METHODS` on `base` (no marta section); the
-    `fault` overrides (``marta.train_fault.*``) apply to the baseline and MARTA."""
+    base: dict[str, Any],
+    fault: tuple[str, ...],
+    overrides: tuple[str, ...] = (),
+    num_envs: tuple[int, ...] = (),
+) -> dict[tuple[str, int], Any]:
+    """{(method, num_envs): `ExperimentConfig`} of `TRAIN_METHODS` on `base` (no marta
+    section) at each of `num_envs` (default: the config's); the `fault` overrides
+    (``marta.train_fault.*``) apply to the baseline and MARTA."""
     from marta.experiments.config import build_config
 
-    return {
-        method: build_config(base, [*extra, *(fault if extra else ()), *overrides])
-        for method, extra in TRAIN_METHODS.items()
-    }
+    configs = {}
+    for e in num_envs or (None,):
+        extra_envs = () if e is None else (f"train.num_envs={e}",)
+        for method, extra in TRAIN_METHODS.items():
+            config = build_config(
+                base, [*extra, *(fault if extra else ()), *overrides, *extra_envs]
+            )
+            configs[method, config.train.num_envs] = config
+    return configs
 
 
 def bench_training(
-    configs: dict[str, Any], repeats: int = 2, log: Callable[[str], None] = print
+    configs: dict[tuple[str, int], Any],
+    repeats: int = 2,
+    log: Callable[[str], None] = print,
+    reference: float | None = None,
 ) -> list[dict[str, object]]:
     """Training throughput of each config of `bench_configs`, in one run.
 
-    Returns one row per method with its seconds per segment, env steps/s (all seeds) and the
-    ratio of its segment time to the baseline's (issue: MARTA <= 2x the baseline).
+    Returns one row per (method, num_envs) with its seconds per segment, env steps/s (all
+    seeds), the ratio of its segment time to the baseline's at the same num_envs (issue:
+    MARTA <= 2x the baseline) and, given a `reference` rate (EPyMARL's QMIX, env steps/s),
+    its throughput as a multiple of that.
     """
     timings = {}
-    for method, config in configs.items():
-        timings[method] = training_throughput(config, repeats)
-        log(f"{method}: {timings[method]['segment_s']:.2f} s/segment")
-    reference = timings.get("baseline")
+    for (method, num_envs), config in configs.items():
+        timings[method, num_envs] = t = training_throughput(config, repeats)
+        log(f"{method}, num_envs={num_envs}: {t['segment_s']:.2f} s/segment")
     rows: list[dict[str, object]] = []
-    for method, t in timings.items():
-        rows.append(
-            {
-                "method": method,
-                "compile_and_first_segment_s": round(t["compile_s"], 1),
-                "segment_s": round(t["segment_s"], 2),
-                "env_steps_per_s": round(t["steps_per_s"]),
-                "time_vs_baseline": f"{t['segment_s'] / reference['segment_s']:.2f}x"
-                if reference
-                else "-",
-            }
-        )
+    for (method, num_envs), t in timings.items():
+        baseline = timings.get(("baseline", num_envs))
+        row: dict[str, object] = {
+            "method": method,
+            "num_envs": num_envs,
+            "compile_and_first_segment_s": round(t["compile_s"], 1),
+            "segment_s": round(t["segment_s"], 2),
+            "env_steps_per_s": round(t["steps_per_s"]),
+            "time_vs_baseline": f"{t['segment_s'] / baseline['segment_s']:.2f}x"
+            if baseline
+            else "-",
+        }
+        if reference:
+            row["vs_epymarl_qmix"] = f"{t['steps_per_s'] / reference:.1f}x"
+        rows.append(row)
     return rows
+
+
+def bench_epymarl_qmix(
+    python: str,
+    epymarl_dir: str,
+    steps: int,
+    log: Callable[[str], None] = print,
+    script: str = "epymarl_qmix.py",
+) -> float | None:
+    """EPyMARL's QMIX on LBF 5x5-4p-1f (`script` under benchmarks/, run by `python`, a venv
+    with torch and sacred): env steps/s after its first update, or None if it failed."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", script)
+    cmd = [python, path, "--epymarl-dir", epymarl_dir, "--steps", str(steps)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    try:
+        rate = float(json.loads(result.stdout.strip().splitlines()[-1])["env_steps_per_s"])
+    except (IndexError, KeyError, ValueError):
+        log(f"epymarl_qmix.py failed: {result.stderr.strip()[-500:]}")
+        return None
+    log(f"EPyMARL QMIX: {rate:,.0f} env steps/s")
+    return rate
