@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 import marta.envs
 from marta.learners import ValueLearnerConfig, make_learner
-from marta.learners.replay import Episode
+from marta.learners.replay import random_episodes
 
 
 def best_time(fn, *args, repeats: int) -> float:
@@ -36,21 +36,6 @@ def best_time(fn, *args, repeats: int) -> float:
         jax.block_until_ready(fn(*args))
         best = min(best, time.perf_counter() - t0)
     return best
-
-
-def random_batch(key: jax.Array, spec: dict, batch: int, steps: int) -> Episode:
-    """A full batch of `batch` episodes of `steps` steps (every step filled)."""
-    k = jax.random.split(key, 4)
-    n, a = spec["num_agents"], spec["num_actions"]
-    return Episode(
-        obs=jax.random.normal(k[0], (batch, steps + 1, n, spec["obs_dim"])),
-        state=jax.random.normal(k[1], (batch, steps + 1, spec["state_dim"])),
-        avail=jnp.ones((batch, steps + 1, n, a), bool),
-        actions=jax.random.randint(k[2], (batch, steps, n), 0, a),
-        reward=jax.random.normal(k[3], (batch, steps)),
-        terminated=jnp.zeros((batch, steps), bool),
-        filled=jnp.ones((batch, steps), bool),
-    )
 
 
 def update_flops(spec: dict, config: ValueLearnerConfig, steps: int) -> float:
@@ -75,9 +60,9 @@ def measure(env_id: str, learner_name: str, seeds: int, repeats: int) -> dict[st
     learner = make_learner(learner_name, config, env.spec)
     keys = jax.random.split(jax.random.key(0), seeds)
     state = jax.vmap(learner.init)(keys)
-    batch = jax.vmap(lambda k: random_batch(k, env.spec, config.batch_size, env.spec["max_steps"]))(
-        keys
-    )
+    batch = jax.vmap(
+        lambda k: random_episodes(k, env.spec, config.batch_size, env.spec["max_steps"])
+    )(keys)
     update = jax.jit(jax.vmap(learner.update))
     flops = seeds * update_flops(env.spec, config, env.spec["max_steps"])
     seconds = best_time(update, keys, state, batch, repeats=repeats)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import marta.envs
 from marta.learners import LEARNERS, MIXERS, ValueLearnerConfig, make_learner
 from marta.learners.networks import MonotonicMixer, NoMixer, SumMixer
-from marta.learners.replay import Episode
+from marta.learners.replay import Episode, random_episodes
 from marta.learners.value import target_agent_values, td_targets
 
 SPEC = {"num_agents": 3, "num_actions": 4, "obs_dim": 5, "state_dim": 6, "max_steps": 4}
@@ -302,17 +302,8 @@ def test_exploration_rate_matches_epsilon():
 
 # ----------------------------------------------------------------------------- updates
 def _random_batch(key, spec, batch=4, steps=4):
-    k = jax.random.split(key, 4)
-    n, a = spec["num_agents"], spec["num_actions"]
-    return Episode(
-        obs=jax.random.normal(k[0], (batch, steps + 1, n, spec["obs_dim"])),
-        state=jax.random.normal(k[1], (batch, steps + 1, spec["state_dim"])),
-        avail=jnp.ones((batch, steps + 1, n, a), bool),
-        actions=jax.random.randint(k[2], (batch, steps, n), 0, a),
-        reward=jax.random.normal(k[3], (batch, steps)),
-        terminated=jnp.zeros((batch, steps), bool).at[:, -1].set(True),
-        filled=jnp.ones((batch, steps), bool),
-    )
+    episodes = random_episodes(key, spec, batch, steps)
+    return episodes.replace(terminated=episodes.terminated.at[:, -1].set(True))
 
 
 @pytest.mark.parametrize("name", VALUE_LEARNERS)

@@ -44,6 +44,28 @@ class Episode:
     filled: jax.Array
 
 
+def random_episodes(key: jax.Array, spec: dict, batch_size: int, steps: int) -> Episode:
+    """A batch of `batch_size` synthetic episodes of `steps` steps, every step filled, every
+    action available, none terminated, inputs and rewards standard normal: what an update
+    consumes, without an environment (timing an update, testing a learner).
+
+    Args:
+        spec: the environment's sizes (`env.spec`): num_agents, num_actions, obs_dim,
+            state_dim.
+    """
+    k = jax.random.split(key, 4)
+    n, a = spec["num_agents"], spec["num_actions"]
+    return Episode(
+        obs=jax.random.normal(k[0], (batch_size, steps + 1, n, spec["obs_dim"])),
+        state=jax.random.normal(k[1], (batch_size, steps + 1, spec["state_dim"])),
+        avail=jnp.ones((batch_size, steps + 1, n, a), bool),
+        actions=jax.random.randint(k[2], (batch_size, steps, n), 0, a),
+        reward=jax.random.normal(k[3], (batch_size, steps)),
+        terminated=jnp.zeros((batch_size, steps), bool),
+        filled=jnp.ones((batch_size, steps), bool),
+    )
+
+
 @struct.dataclass
 class EpisodeBuffer:
     """Ring buffer of episodes.
