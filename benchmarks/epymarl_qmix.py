@@ -85,7 +85,8 @@ def _instrument(marks: Marks) -> None:
     learners.REGISTRY["q_learner"] = TimedLearner
 
 
-def _rate(since: tuple[float, int], end: tuple[float, int]) -> tuple[int, float]:
+def _span(since: tuple[float, int], end: tuple[float, int]) -> tuple[int, float]:
+    """(env steps, seconds) between two marks."""
     return end[1] - since[1], end[0] - since[0]
 
 
@@ -130,8 +131,8 @@ def run_qmix(epymarl_dir: str, steps: int, seed: int) -> dict[str, float]:
             f"--steps {steps}: too few for a learner update "
             f"(the buffer needs batch_size={config['batch_size']} episodes)"
         )
-    env_steps, wall_s = _rate(marks.first_update, marks.end)
-    total_steps, total_s = _rate(marks.start, marks.end)
+    env_steps, wall_s = _span(marks.first_update, marks.end)
+    total_steps, total_s = _span(marks.start, marks.end)
     return {
         "env_steps": env_steps,
         "wall_s": round(wall_s, 3),

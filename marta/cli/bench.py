@@ -165,18 +165,6 @@ def run_train(args: argparse.Namespace) -> int:
             str(args.epymarl_python), str(args.epymarl_dir), args.epymarl_steps, log
         )
     rows = bench.bench_training(configs, repeats=args.repeats, log=log, reference=reference)
-    if reference:
-        rows.append(
-            {
-                "method": "EPyMARL QMIX (reference)",
-                "num_envs": 1,
-                "compile_and_first_segment_s": "-",
-                "segment_s": "-",
-                "env_steps_per_s": round(reference),
-                "time_vs_baseline": "-",
-                "vs_epymarl_qmix": "1.0x",
-            }
-        )
     table = format_table(rows, markdown=True)
     print(table)
     if args.write:

@@ -421,9 +421,7 @@ class TrafficJunction(MultiAgentEnv):
         shown = state.on_road & ~state.done  # [N]
         shows = (cells[:, :, None, :] == state.pos[None, None, :, :]).all(-1) & shown  # [N, 9, N]
         if self.ghost:
-            ghost = (cells == 0).all(-1)[:, :, None] & (
-                jnp.arange(self.num_agents) == self.num_agents - 1
-            )
+            ghost = (cells == 0).all(-1)[:, :, None] & (jnp.arange(n) == n - 1)
             shows = shows | ghost
         shows = shows.astype(jnp.float32) * in_grid[:, :, None]
         # a cell's features are those of the cars it shows: the id one-hot is `shows` itself, the
@@ -433,7 +431,7 @@ class TrafficJunction(MultiAgentEnv):
         local = jnp.concatenate([shows, shown_features], axis=-1)
         local = local.reshape(n, self.local_obs_dim)
         if self.config.full_observable:
-            return jnp.broadcast_to(local.reshape(1, -1), (self.num_agents, self.obs_dim))
+            return jnp.broadcast_to(local.reshape(1, -1), (n, self.obs_dim))
         return local
 
     def global_state_of(self, state: TJState) -> jax.Array:

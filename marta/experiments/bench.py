@@ -191,6 +191,11 @@ def bench_envs(
     return rows
 
 
+def _script_path(name: str) -> str:
+    """A script under the repository's benchmarks/ (an absolute `name` is kept as is)."""
+    return os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", name)
+
+
 def bench_external(
     python: str,
     script: str,
@@ -207,8 +212,8 @@ def bench_external(
     The script prints ``batch B: N steps/s`` lines. `names` are (our env's row name, the
     reference's name).
     """
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", script)
-    cmd = [python, path, *script_args, *[a for b in batches for a in ("--batch", str(b))]]
+    batch_args = [a for b in batches for a in ("--batch", str(b))]
+    cmd = [python, _script_path(script), *script_args, *batch_args]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         log(f"{script} failed: {result.stderr.strip()[-500:]}")
@@ -338,7 +343,7 @@ def bench_training(
     Returns one row per (method, num_envs) with its seconds per segment, env steps/s (all
     seeds), the ratio of its segment time to the baseline's at the same num_envs (issue:
     MARTA <= 2x the baseline) and, given a `reference` rate (EPyMARL's QMIX, env steps/s),
-    its throughput as a multiple of that.
+    its throughput as a multiple of that, plus a last row for the reference itself.
     """
     timings = {}
     for (method, num_envs), config in configs.items():
@@ -360,6 +365,18 @@ def bench_training(
         if reference:
             row["vs_epymarl_qmix"] = f"{t['steps_per_s'] / reference:.1f}x"
         rows.append(row)
+    if reference:
+        rows.append(
+            {
+                "method": "EPyMARL QMIX (reference)",
+                "num_envs": 1,
+                "compile_and_first_segment_s": "-",
+                "segment_s": "-",
+                "env_steps_per_s": round(reference),
+                "time_vs_baseline": "-",
+                "vs_epymarl_qmix": "1.0x",
+            }
+        )
     return rows
 
 
@@ -372,8 +389,7 @@ def bench_epymarl_qmix(
 ) -> float | None:
     """EPyMARL's QMIX on LBF 5x5-4p-1f (`script` under benchmarks/, run by `python`, a venv
     with torch and sacred): env steps/s after its first update, or None if it failed."""
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", script)
-    cmd = [python, path, "--epymarl-dir", epymarl_dir, "--steps", str(steps)]
+    cmd = [python, _script_path(script), "--epymarl-dir", epymarl_dir, "--steps", str(steps)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     try:
