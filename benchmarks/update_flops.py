@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import marta.envs
 from marta.learners import ValueLearnerConfig, make_learner
 from marta.learners.replay import random_episodes
+from marta.learners.trim import vmap_seeds
 
 
 def best_time(fn, *args, repeats: int) -> float:
@@ -63,7 +64,7 @@ def measure(env_id: str, learner_name: str, seeds: int, repeats: int) -> dict[st
     batch = jax.vmap(
         lambda k: random_episodes(k, env.spec, config.batch_size, env.spec["max_steps"])
     )(keys)
-    update = jax.jit(jax.vmap(learner.update))
+    update = jax.jit(vmap_seeds(learner.update))
     flops = seeds * update_flops(env.spec, config, env.spec["max_steps"])
     seconds = best_time(update, keys, state, batch, repeats=repeats)
 

@@ -15,6 +15,7 @@ from marta.envs.rollout import episode_stats, random_policy, rollout
 from marta.learners import LEARNERS, MADDPGConfig, ValueLearnerConfig, make_learner
 from marta.learners.maddpg import MLP, gumbel_softmax, per_agent_joint, soft_update
 from marta.learners.replay import Episode
+from marta.learners.trim import vmap_seeds
 
 SPEC = {"num_agents": 2, "num_actions": 3, "obs_dim": 4, "state_dim": 5}
 SMALL = MADDPGConfig(batch_size=4, buffer_size=16, hidden_dim=16)
@@ -297,7 +298,7 @@ def test_learns_the_climbing_game():
     env = marta.envs.make("matrix-climbing")
     random_return = episode_stats(rollout(env, random_policy, jax.random.key(0), 64, 100))
     trainer = make_train(CLIMBING_TRAIN, env, make_learner("maddpg", CLIMBING_LEARNER, env.spec))
-    segment = jax.jit(jax.vmap(trainer.segment))
+    segment = jax.jit(vmap_seeds(trainer.segment))
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(1, 2))
     for _ in range(trainer.num_segments):
         state, metrics = segment(state)
@@ -325,7 +326,7 @@ def test_simple_tag_predators_triple_the_random_return():
     )
     config = MADDPGConfig(buffer_size=5_000, reward_scale=0.1, gamma=0.95)
     trainer = make_train(train, env, make_learner("maddpg", config, env.spec))
-    segment = jax.jit(jax.vmap(trainer.segment))
+    segment = jax.jit(vmap_seeds(trainer.segment))
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(0, 3))
     for _ in range(trainer.num_segments):
         state, metrics = segment(state)

@@ -31,6 +31,7 @@ from marta.envs.critical import CriticalStateGame
 from marta.experiments.io import read_jsonl
 from marta.faults import FaultConfig
 from marta.learners import ValueLearnerConfig, make_learner
+from marta.learners.trim import vmap_seeds
 from marta.switcher import SwitcherConfig, SwitcherTransition, make_switcher_buffer
 
 MARTA_METRICS = {
@@ -59,7 +60,7 @@ def run_tiny(marta_config: MartaConfig, keys: jax.Array, segments: int = 2):
     trainer = make_marta_train(
         TINY_TRAIN, marta_config, env, make_learner("iql", TINY_LEARNER, env.spec)
     )
-    init, segment = jax.jit(jax.vmap(trainer.init)), jax.jit(jax.vmap(trainer.segment))
+    init, segment = jax.jit(jax.vmap(trainer.init)), jax.jit(vmap_seeds(trainer.segment))
     state = init(keys)
     history = []
     for _ in range(segments):
@@ -394,7 +395,7 @@ def test_evaluation_counts_the_env_episode_counters_over_first_episodes_only():
     config = MartaConfig(method="baseline", train_fault=FaultConfig(p=0.3))
     trainer = make_marta_train(TINY_TRAIN, config, env, make_learner("iql", TINY_LEARNER, env.spec))
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(0, 2))
-    _, metrics = jax.jit(jax.vmap(trainer.segment))(state)
+    _, metrics = jax.jit(vmap_seeds(trainer.segment))(state)
     np.testing.assert_array_equal(metrics["eval_steps_mean"], metrics["eval_length_mean"])
     # positions 0..3 in a loop from 0: an 8-step episode visits the critical one (2) twice
     assert env.max_steps == 8 and env.config.num_positions == 4

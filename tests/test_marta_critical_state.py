@@ -27,6 +27,7 @@ from marta.core import TrainConfig, seed_keys
 from marta.core.marta import MartaConfig, make_marta_train, propose_fault_actions
 from marta.faults import FaultConfig, FaultWrapper
 from marta.learners import ValueLearnerConfig, make_learner
+from marta.learners.trim import vmap_seeds
 from marta.switcher import SwitcherConfig, make_switcher, switcher_features
 
 STEPS = 16_000
@@ -69,7 +70,7 @@ def test_switcher_activates_at_the_critical_state_only():
     learner = make_learner("iql", LEARNER, env.spec)
     trainer = make_marta_train(TRAIN, CONFIG, env, learner)
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(0, 3))
-    segment = jax.jit(jax.vmap(trainer.segment))
+    segment = jax.jit(vmap_seeds(trainer.segment))
     for _ in range(trainer.num_segments):
         state, metrics = segment(state)
     # the team learned the task: greedy return 8 of 8 without faults... (eval p = 0.1)

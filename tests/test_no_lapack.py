@@ -17,6 +17,7 @@ from marta.core.marta import MartaConfig, make_marta_train
 from marta.faults import FaultConfig
 from marta.learners import MADDPGConfig, ValueLearnerConfig, make_learner
 from marta.learners.networks import orthogonal
+from marta.learners.trim import vmap_seeds
 
 SMALL = TrainConfig(
     total_env_steps=200, num_envs=2, rollout_steps=5, learning_starts=0, eval_interval=100,
@@ -46,7 +47,7 @@ def _programs(env_id, learner, marta_config=None):
     keys = seed_keys(0, 3)
     state = jax.eval_shape(jax.vmap(trainer.init), keys)
     yield jax.jit(jax.vmap(trainer.init)).lower(keys).as_text()
-    yield jax.jit(jax.vmap(trainer.segment)).lower(state).as_text()
+    yield jax.jit(vmap_seeds(trainer.segment)).lower(state).as_text()
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ from marta.experiments.runner import (
     build_trainer,
     run_experiment,
 )
+from marta.learners.trim import vmap_seeds
 
 TINY_TRAIN = [
     "train.num_envs=1",
@@ -177,10 +178,10 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     trainer = make_fake_trainer(3)
     keys = jax.random.split(jax.random.key(3), 2)
     state = jax.vmap(trainer.init)(keys)
-    state, _ = jax.vmap(trainer.segment)(state)
+    state, _ = vmap_seeds(trainer.segment)(state)
     directory = tmp_path / "checkpoints"
     ckpt.save_checkpoint(directory, state, segments_done=1, config={"a": 1}, env_steps=10)
-    state2, _ = jax.vmap(trainer.segment)(state)
+    state2, _ = vmap_seeds(trainer.segment)(state)
     ckpt.save_checkpoint(directory, state2, segments_done=2, config={"a": 1}, env_steps=20)
     assert sorted(p.name for p in directory.iterdir()) == ["latest.json", "state-000002.npz"]
 
@@ -193,8 +194,8 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
             a, b = jax.random.key_data(a), jax.random.key_data(b)
         np.testing.assert_array_equal(np.asarray(a).view(np.uint8), np.asarray(b).view(np.uint8))
     # the loaded state continues exactly like the original
-    _, m1 = jax.vmap(trainer.segment)(state2)
-    _, m2 = jax.vmap(trainer.segment)(loaded)
+    _, m1 = vmap_seeds(trainer.segment)(state2)
+    _, m2 = vmap_seeds(trainer.segment)(loaded)
     assert jax.tree.map(lambda x, y: bool((x == y).all()), m1, m2) == jax.tree.map(
         lambda _: True, m1
     )

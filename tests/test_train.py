@@ -13,6 +13,7 @@ import marta.envs
 from marta.core import TrainConfig, make_train, seed_keys
 from marta.envs.rollout import episode_stats, random_policy, rollout
 from marta.learners import LEARNERS, ValueLearnerConfig, make_learner
+from marta.learners.trim import vmap_seeds
 
 REQUIRED_METRICS = {
     "env_steps",
@@ -71,7 +72,7 @@ def tiny():
         return trainer.segment(state)
 
     init = jax.jit(jax.vmap(trainer.init))
-    segment = jax.jit(jax.vmap(counted_segment))
+    segment = jax.jit(vmap_seeds(counted_segment))
     keys = jnp.concatenate([seed_keys(0, 2), seed_keys(0, 1)])  # seeds a, b, a again
     state = init(keys)
     state, first = segment(state)
@@ -121,7 +122,7 @@ def test_a_non_finite_parameter_shows_in_params_abs_max(tiny):
     leaves, tree = jax.tree.flatten(state.learner.params)
     poisoned = jax.tree.unflatten(tree, [leaves[0].at[1].set(jnp.nan), *leaves[1:]])  # seed b
     state = state.replace(learner=state.learner.replace(params=poisoned))
-    _, metrics = jax.jit(jax.vmap(tiny["trainer"].segment))(state)
+    _, metrics = jax.jit(vmap_seeds(tiny["trainer"].segment))(state)
     values = jax.device_get(metrics["params_abs_max"])
     assert np.isfinite(values[[0, 2]]).all() and np.isnan(values[1])
 
@@ -134,7 +135,7 @@ def test_every_learner_is_deterministic_per_seed(name):
     trainer = make_train(TINY_TRAIN, env, make_learner(name, config, env.spec))
     keys = jnp.concatenate([seed_keys(0, 2), seed_keys(0, 1)])
     state = jax.jit(jax.vmap(trainer.init))(keys)
-    _, metrics = jax.jit(jax.vmap(trainer.segment))(state)
+    _, metrics = jax.jit(vmap_seeds(trainer.segment))(state)
     for metric, value in jax.device_get(metrics).items():
         np.testing.assert_array_equal(value[0], value[2], err_msg=metric)
     assert metrics["loss"][0] != metrics["loss"][1]
@@ -181,7 +182,7 @@ def test_learns_the_climbing_game(name):
     env = marta.envs.make("matrix-climbing")
     random_return = episode_stats(rollout(env, random_policy, jax.random.key(0), 64, 100))
     trainer = make_train(CLIMBING_TRAIN, env, make_learner(name, CLIMBING_LEARNER, env.spec))
-    segment = jax.jit(jax.vmap(trainer.segment))
+    segment = jax.jit(vmap_seeds(trainer.segment))
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(1, 2))
     for _ in range(trainer.num_segments):
         state, metrics = segment(state)
@@ -220,7 +221,7 @@ def test_lbf_5x5_4p_1f_reaches_the_target_return(name, target, configs):
     train_config, learner_config = configs
     env = marta.envs.make("lbf-5x5-4p-1f")
     trainer = make_train(train_config, env, make_learner(name, learner_config, env.spec))
-    segment = jax.jit(jax.vmap(trainer.segment))
+    segment = jax.jit(vmap_seeds(trainer.segment))
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(0, 3))
     curves = []  # [evaluation][seed]
     for _ in range(trainer.num_segments):

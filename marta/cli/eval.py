@@ -356,9 +356,11 @@ def train_red_team(
     """
     import jax
 
+    from marta.learners.trim import vmap_seeds
+
     init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     state = jax.jit(jax.vmap(lambda k, t: trainer.init(k, team=t)))(init_keys, team)
-    segment = jax.jit(jax.vmap(trainer.segment))
+    segment = jax.jit(vmap_seeds(trainer.segment))
     curve = []
     for _ in range(trainer.num_segments):
         state, metrics = segment(state)

@@ -409,14 +409,15 @@ def _add_masked(buffer: BufferState, transitions: SwitcherTransition, valid: jax
 
 
 def _gated(update: Callable, key: jax.Array, state: Any, batch: Any, ready: jax.Array):
-    """``update(key, state, batch)`` if `ready`, else the state and zero metrics."""
-    metrics_shape = jax.eval_shape(update, key, state, batch)[1]
+    """``update(key, state, batch)`` where `ready`, else the state and zero metrics.
 
-    def skip(state, batch):
-        del batch
-        return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metrics_shape)
-
-    state, metrics = jax.lax.cond(ready, lambda s, b: update(key, s, b), skip, state, batch)
+    The update is computed either way and selected: `ready` differs between seeds, and a
+    ``lax.cond`` on it is a select under the seed vmap anyway, one that would also turn the
+    update's own conditional (`marta.learners.trim`) into a select of every branch.
+    """
+    new_state, metrics = update(key, state, batch)
+    state = jax.tree.map(lambda new, old: jnp.where(ready, new, old), new_state, state)
+    metrics = jax.tree.map(lambda m: jnp.where(ready, m, jnp.zeros_like(m)), metrics)
     return state, {**metrics, "did_update": ready.astype(jnp.float32)}
 
 

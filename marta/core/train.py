@@ -22,8 +22,9 @@ the fault-injection baseline and MARTA: plain training is the baseline with faul
 probability p = 0 (no fault is ever injected, and the fault metrics are left out).
 
 Seeds: ``jax.jit(jax.vmap(trainer.init))(seed_keys(seed, k))`` and
-``jax.jit(jax.vmap(trainer.segment))`` run k seeds as one program (see the contract in
-docs/learners.md).
+``jax.jit(vmap_seeds(trainer.segment))`` (`marta.learners.trim`: a vmap whose axis is named,
+so that the updates of all seeds cut their batches at one length) run k seeds as one program
+(see the contract in docs/learners.md).
 """
 
 from __future__ import annotations

@@ -285,14 +285,17 @@ def _restore(
 
 @functools.lru_cache(maxsize=8)
 def compiled(trainer: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    """``jit(vmap(init))`` and ``jit(vmap(segment))`` (state buffers donated) of a trainer.
+    """``jit(vmap(init))`` and ``jit(vmap_seeds(segment))`` (state buffers donated) of a
+    trainer.
 
     Cached per trainer, so runs that reuse a trainer object (several runs in one process,
     resume tests) compile once.
     """
     import jax
 
-    return jax.jit(jax.vmap(trainer.init)), jax.jit(jax.vmap(trainer.segment), donate_argnums=0)
+    from marta.learners.trim import vmap_seeds
+
+    return jax.jit(jax.vmap(trainer.init)), jax.jit(vmap_seeds(trainer.segment), donate_argnums=0)
 
 
 def _segment_loop(

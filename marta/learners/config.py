@@ -79,6 +79,10 @@ class ValueLearnerConfig:
     """append the agent-id one-hot to each agent's observation"""
     obs_last_action: bool = True
     """append the agent's previous action (one-hot) to its observation"""
+    length_buckets: int = 3
+    """cut lengths of a sampled batch (T, T/2, T/4, ...): each update runs on the shortest
+    one holding the batch's longest episode, as EPyMARL cuts every batch to its longest
+    episode (``max_t_filled``); 1 = always the padded length T (`marta.learners.trim`)"""
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, "lr", "> 0", self.lr)
@@ -119,6 +123,7 @@ class ValueLearnerConfig:
             _check(value >= 1, name, ">= 1", value)
         _check(0.0 <= self.td_lambda <= 1.0, "td_lambda", "in [0, 1]", self.td_lambda)
         _check(self.reward_scale > 0, "reward_scale", "> 0", self.reward_scale)
+        _check(self.length_buckets >= 1, "length_buckets", ">= 1", self.length_buckets)
         for name in ("obs_scale", "state_scale"):
             value = getattr(self, name)
             _check(value is None or value > 0, name, "> 0 or None", value)

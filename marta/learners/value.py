@@ -42,6 +42,7 @@ from flax import struct
 from marta.learners.config import ValueLearnerConfig, resolve_input_scale
 from marta.learners.networks import MIXERS, AgentNetwork
 from marta.learners.replay import Episode
+from marta.learners.trim import trim_padding
 
 #: masked-out Q-value: finite, so that padding never produces NaN/inf in the loss
 MASKED_Q = -1e9
@@ -391,7 +392,7 @@ def make_value_learner(
         act=act,
         q_values=q_values,
         epsilon=epsilon,
-        update=update,
+        update=trim_padding(update, config.length_buckets),
         loss=loss,
         config=config,
         spec=spec,
