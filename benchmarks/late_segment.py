@@ -1,0 +1,58 @@
+"""Time of a late training segment with and without the batch cut (`learner.length_buckets`).
+
+Loads a run's latest checkpoint (its replay buffer holds the episodes of a trained team),
+overrides ``learner.length_buckets`` and times the compiled segment as the runner runs it
+(the first call with compilation, then the best of two):
+
+    python benchmarks/late_segment.py runs/paper/table2-lbf-qmix/baseline --length-buckets 1
+    python benchmarks/late_segment.py runs/paper/table2-lbf-qmix/baseline --length-buckets 3
+
+Run each pinned to one core (``taskset -c N``) with XLA single-threaded, as training runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import jax
+
+from marta.experiments.config import load_config
+from marta.experiments.runner import RunPaths, compiled, load_trained
+
+
+def timed(segment, state):
+    """(new state, metrics, seconds) of one segment call."""
+    t0 = time.perf_counter()
+    state, metrics = segment(state)
+    jax.block_until_ready(metrics)
+    return state, metrics, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="run directory with a checkpoint")
+    parser.add_argument("--length-buckets", type=int, required=True)
+    args = parser.parse_args()
+    jax.config.update("jax_enable_compilation_cache", False)
+    paths = RunPaths(Path(args.run))
+    config = load_config(paths.config)
+    learner = dataclasses.replace(config.learner, length_buckets=args.length_buckets)
+    trainer, state, _ = load_trained(paths, config.replace(learner=learner))
+    _, segment = compiled(trainer)
+    state, _, first = timed(segment, state)
+    best = float("inf")
+    for _ in range(2):
+        state, metrics, seconds = timed(segment, state)
+        best = min(best, seconds)
+    returns = [round(float(x), 3) for x in metrics["eval_return_mean"]]
+    print(
+        f"{args.run} length_buckets={args.length_buckets}: first call (compiling) {first:.1f} s, "
+        f"segment {best:.2f} s, eval returns {returns}"
+    )
+
+
+if __name__ == "__main__":
+    main()
