@@ -412,3 +412,21 @@ def test_smoke_preset_end_to_end_with_the_report(tmp_path, capsys):
     except ImportError:
         return
     assert (out / "report.md").exists()
+
+
+def test_local_workers_reuse_the_first_cores(monkeypatch):
+    """With fewer workers than cores, runs go to the first `workers` cores, one after another
+    on the same core (so `taskset -c N marta reproduce --workers 1` keeps them all on N)."""
+    from marta.reproduce import local
+
+    monkeypatch.setattr(local, "available_cores", lambda: [0, 1])
+    cores, results = [], []
+    payloads = [{"preset": "none", "run": str(k)} for k in range(2)]  # fail fast in the worker
+    local.run_local(
+        payloads,
+        workers=1,
+        on_start=lambda payload, core: cores.append(core),
+        on_result=lambda payload, result: results.append(result["status"]),
+    )
+    assert cores == [0, 0]
+    assert results == ["failed", "failed"]

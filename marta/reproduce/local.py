@@ -64,7 +64,9 @@ def run_local(
 
     Args:
         payloads: the runs, in the order they should start.
-        workers: most processes at once; each gets its own core while there are enough.
+        workers: most processes at once; each gets its own core while there are enough:
+            the first `workers` cores this process may use (so ``taskset -c 1 marta
+            reproduce --workers 1`` runs every run on core 1, and a freed core is reused).
         on_start: called in this process when a run starts.
         on_result: called in this process when a run ends (done, failed or interrupted).
 
@@ -73,7 +75,7 @@ def run_local(
     """
     context = multiprocessing.get_context("spawn")
     cores = available_cores()
-    free = list(cores) if workers <= len(cores) else []
+    free = list(cores[:workers]) if workers <= len(cores) else []
     queue = list(payloads)
     running: dict[int, _Worker] = {}
     interrupts: list[int] = []
