@@ -82,13 +82,19 @@ def measure(env_id: str, learner_name: str, seeds: int, repeats: int) -> dict[st
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_update_args(description: str) -> argparse.Namespace:
+    """The options of the update benchmarks (this script and update_trim.py): --env
+    (repeatable), --learner, --seeds, --repeats."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--env", action="append", help="env id (repeatable)")
     parser.add_argument("--learner", default="qmix", choices=("iql", "vdn", "qmix"))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_update_args(__doc__.splitlines()[0])
     print(f"{args.learner}, {args.seeds} seeds vmapped, batch of full-length episodes")
     for env_id in args.env or ["lbf-5x5-4p-1f"]:
         row = measure(env_id, args.learner, args.seeds, args.repeats)

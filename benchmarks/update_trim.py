@@ -12,11 +12,9 @@ Run it pinned to one core (``taskset -c 0``) with XLA single-threaded, as traini
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import jax
 import jax.numpy as jnp
+from update_flops import best_time, parse_update_args  # benchmarks/, run as a script
 
 import marta.envs
 from marta.learners import ValueLearnerConfig, make_learner
@@ -38,23 +36,12 @@ def measure(env_id: str, learner_name: str, seeds: int, repeats: int) -> dict[tu
         update = jax.jit(vmap_seeds(learner.update))
         for length in (steps // 5, steps // 2, steps):
             batch = full.replace(filled=full.filled & (jnp.arange(steps) < length))
-            jax.block_until_ready(update(keys, state, batch))
-            best = float("inf")
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                jax.block_until_ready(update(keys, state, batch))
-                best = min(best, time.perf_counter() - t0)
-            times[buckets, length] = best * 1e3
+            times[buckets, length] = best_time(update, keys, state, batch, repeats=repeats) * 1e3
     return times
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", action="append", help="env id (repeatable)")
-    parser.add_argument("--learner", default="qmix", choices=("iql", "vdn", "qmix"))
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parse_update_args(__doc__.splitlines()[0])
     print(f"{args.learner}, {args.seeds} seeds vmapped, batch of 32 episodes, update time in ms")
     print("| env | longest episode L | padded (length_buckets=1) | cut | speed-up |")
     print("|---|---|---|---|---|")
