@@ -14,21 +14,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from pathlib import Path
 
 import jax
 
+from marta.experiments.bench import segment_times
 from marta.experiments.config import load_config
 from marta.experiments.runner import RunPaths, compiled, load_trained
-
-
-def timed(segment, state):
-    """(new state, metrics, seconds) of one segment call."""
-    t0 = time.perf_counter()
-    state, metrics = segment(state)
-    jax.block_until_ready(metrics)
-    return state, metrics, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -41,12 +33,7 @@ def main() -> None:
     config = load_config(paths.config)
     learner = dataclasses.replace(config.learner, length_buckets=args.length_buckets)
     trainer, state, _ = load_trained(paths, config.replace(learner=learner))
-    _, segment = compiled(trainer)
-    state, _, first = timed(segment, state)
-    best = float("inf")
-    for _ in range(2):
-        state, metrics, seconds = timed(segment, state)
-        best = min(best, seconds)
+    first, best, metrics = segment_times(compiled(trainer)[1], state, repeats=2)
     returns = [round(float(x), 3) for x in metrics["eval_return_mean"]]
     print(
         f"{args.run} length_buckets={args.length_buckets}: first call (compiling) {first:.1f} s, "

@@ -22,22 +22,31 @@ from marta.learners.replay import random_episodes
 from marta.learners.trim import vmap_seeds
 
 
-def measure(env_id: str, learner_name: str, seeds: int, repeats: int) -> dict[tuple, float]:
-    """{(length_buckets, L): best update time in ms} for one env (all seeds vmapped)."""
+def measure(env_id: str, learner_name: str, seeds: int, repeats: int) -> list[tuple]:
+    """(L, padded ms, cut ms) rows for one env: the best update time (all seeds vmapped) with
+    ``length_buckets = 1`` and with the default, for the longest episode L = T/5, T/2, T."""
     env = marta.envs.make(env_id)
     steps = env.spec["max_steps"]
     keys = jax.random.split(jax.random.key(0), seeds)
     full = jax.vmap(lambda k: random_episodes(k, env.spec, 32, steps))(keys)
-    default = ValueLearnerConfig().length_buckets
-    times: dict[tuple, float] = {}
-    for buckets in (1, default):
+    lengths = (steps // 5, steps // 2, steps)
+    columns = []
+    for buckets in (1, ValueLearnerConfig().length_buckets):
         learner = make_learner(learner_name, ValueLearnerConfig(length_buckets=buckets), env.spec)
         state = jax.vmap(learner.init)(keys)
         update = jax.jit(vmap_seeds(learner.update))
-        for length in (steps // 5, steps // 2, steps):
-            batch = full.replace(filled=full.filled & (jnp.arange(steps) < length))
-            times[buckets, length] = best_time(update, keys, state, batch, repeats=repeats) * 1e3
-    return times
+        columns.append(
+            [
+                best_time(update, keys, state, cut_to(full, length), repeats=repeats) * 1e3
+                for length in lengths
+            ]
+        )
+    return list(zip(lengths, *columns, strict=True))
+
+
+def cut_to(batch, length: int):
+    """`batch` with its episodes' steps from `length` on marked as padding."""
+    return batch.replace(filled=batch.filled & (jnp.arange(batch.filled.shape[-1]) < length))
 
 
 def main() -> None:
@@ -46,12 +55,8 @@ def main() -> None:
     print("| env | longest episode L | padded (length_buckets=1) | cut | speed-up |")
     print("|---|---|---|---|---|")
     for env_id in args.env or ["lbf-5x5-4p-1f"]:
-        times = measure(env_id, args.learner, args.seeds, args.repeats)
-        default = max(b for b, _ in times)
-        for (buckets, length), ms in sorted(times.items()):
-            if buckets == default:
-                padded = times[1, length]
-                print(f"| {env_id} | {length} | {padded:.0f} | {ms:.0f} | {padded / ms:.1f}x |")
+        for length, padded, cut in measure(env_id, args.learner, args.seeds, args.repeats):
+            print(f"| {env_id} | {length} | {padded:.0f} | {cut:.0f} | {padded / cut:.1f}x |")
 
 
 if __name__ == "__main__":
