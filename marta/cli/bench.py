@@ -127,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
         body = (
             f"Measured {datetime.date.today()} on {bench.machine_description()}.\n"
             f"Command: `{command.strip()}` (random policy, observations computed; env "
-            "steps/s, best of 3 after compile; reference = single env in a Python loop, "
-            "measured in the same run).\n\n" + table
+            "steps/s, best of 3 after compile; reference = single env in a Python loop, best "
+            "of 3, measured in the same run).\n\n" + table
         )
         update_section(args.write, "envs", body)
         print(f"wrote {args.write}", file=sys.stderr)

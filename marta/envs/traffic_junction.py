@@ -413,21 +413,25 @@ class TrafficJunction(MultiAgentEnv):
 
     def observe(self, state: TJState) -> jax.Array:
         n = self.num_agents
-        offsets = jnp.asarray(
-            [(dr, dc) for dr in range(-1, 2) for dc in range(-1, 2)], jnp.int32
-        )  # [9, 2], row-major like ma-gym's flattened 3x3 view
-        cells = state.pos[:, None, :] + offsets[None]  # [N, 9, 2]
-        in_grid = ((cells >= 0) & (cells < self.grid_size)).all(-1)  # [N, 9]
+        # cell c of car i's view (row-major 3 x 3, like ma-gym's flattened view) shows car j
+        # iff j is shown on the grid and j - i is that cell's offset; a shown car is on the
+        # grid, so no view cell off the grid can match
         shown = state.on_road & ~state.done  # [N]
-        shows = (cells[:, :, None, :] == state.pos[None, None, :, :]).all(-1) & shown  # [N, 9, N]
+        offset = state.pos[None, :, :] - state.pos[:, None, :]  # [i, j, 2]
+        near = (jnp.abs(offset) <= 1).all(-1) & shown[None, :]
+        cell = jnp.where(near, (offset[..., 0] + 1) * VIEW + offset[..., 1] + 1, -1)  # [i, j]
+        shows = cell[:, None, :] == jnp.arange(VIEW * VIEW)[None, :, None]  # [i, 9, j]
         if self.ghost:
-            ghost = (cells == 0).all(-1)[:, :, None] & (jnp.arange(n) == n - 1)
-            shows = shows | ghost
-        shows = shows.astype(jnp.float32) * in_grid[:, :, None]
-        # a cell's features are those of the cars it shows: the id one-hot is `shows` itself, the
-        # rest (position, route) a masked sum, elementwise: XLA's batched dot of these tiny
-        # matrices under `vmap` cost 3x the rest of the step (tj-10)
-        shown_features = (shows[..., None] * self.car_features(state)[None, None]).sum(2)
+            view_offsets = jnp.asarray([(r, c) for r in range(-1, 2) for c in range(-1, 2)])
+            at_wall = (view_offsets[None] == -state.pos[:, None, :]).all(-1)  # [i, 9]
+            shows = shows | (at_wall[:, :, None] & (jnp.arange(n) == n - 1))
+        shows = shows.astype(jnp.float32)
+        # a cell's features are those of the cars it shows: the id one-hot is `shows` itself,
+        # the rest (position, route) a masked sum over cars, unrolled over j: under `vmap` a
+        # reduction over the car axis ran 1.5x slower (tj-4), XLA's batched dot of these tiny
+        # matrices slower still (BENCHMARKS.md, "Correction")
+        features = self.car_features(state)
+        shown_features = sum(shows[:, :, j, None] * features[j] for j in range(n))
         local = jnp.concatenate([shows, shown_features], axis=-1)
         local = local.reshape(n, self.local_obs_dim)
         if self.config.full_observable:

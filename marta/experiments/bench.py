@@ -150,11 +150,14 @@ def bench_envs(
     batches: tuple[int, ...] = (1, 64, 1024),
     steps_per_batch: dict[int, int] | None = None,
     reference_steps: int = 5000,
+    repeats: int = 3,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, object]]:
     """Benchmarks each env at each batch size against its reference, in one run.
 
-    Returns one row per (env, batch) with `steps_per_s`, the reference's steps/s and the ratio.
+    Both sides report their best of `repeats` timings (a shared machine's noise only slows a
+    run down). Returns one row per (env, batch) with `steps_per_s`, the reference's steps/s
+    and the ratio.
     """
     steps_per_batch = steps_per_batch or {1: 2000, 64: 1000, 1024: 200}
     rows: list[dict[str, object]] = []
@@ -166,13 +169,13 @@ def bench_envs(
         ref_sps = None
         if case.reference is not None:
             try:
-                ref_sps = case.reference(reference_steps)
+                ref_sps = max(case.reference(reference_steps) for _ in range(repeats))
                 log(f"{case.reference_name}: {ref_sps:,.0f} steps/s (single env, Python loop)")
             except ImportError as err:
                 log(f"reference {case.reference_name} unavailable: {err}")
         for batch in batches:
             num_steps = steps_per_batch.get(batch, 200)
-            sps = jax_steps_per_second(env_id, batch, num_steps)
+            sps = jax_steps_per_second(env_id, batch, num_steps, repeats)
             ratio = sps / ref_sps if ref_sps else None
             log(
                 f"{env_id} batch {batch}: {sps:,.0f} steps/s"
