@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(VENV)/bin/marta demo --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(JOBS) --dist loadfile
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile --durations=15
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
