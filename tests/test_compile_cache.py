@@ -73,3 +73,32 @@ def test_none_leaves_jax_without_a_cache(monkeypatch):
 
     monkeypatch.setattr(jax.config, "update", refuse)
     enable_compile_cache(resolve_cache_dir("none"))
+
+
+def test_an_entry_left_without_its_access_time_is_repaired(tmp_path):
+    """A process killed between JAX writing an entry and its ``-atime`` file used to stop the
+    cache from ever growing again: JAX's eviction, run on every write, reads every entry's
+    access time. `repair_orphans` (called by `enable_compile_cache`) gives it one."""
+    from jax._src.lru_cache import LRUCache
+
+    from marta.experiments.compile_cache import MAX_BYTES, repair_orphans
+
+    (tmp_path / "jit_kept-1-cache").write_bytes(b"kept")
+    (tmp_path / "jit_kept-1-atime").write_bytes((7).to_bytes(8, "little"))
+    orphan = tmp_path / "jit_killed-2-cache"
+    orphan.write_bytes(b"orphan")
+    cache = LRUCache(str(tmp_path), max_size=MAX_BYTES)
+    try:
+        cache.put("jit_new-3", b"new")
+    except FileNotFoundError:
+        pass  # the failure being repaired (if JAX stops failing here, the repair can go)
+    else:
+        raise AssertionError("JAX's cache now writes beside an orphan: drop repair_orphans")
+
+    assert repair_orphans(tmp_path) == ["jit_killed-2"]
+    atime = int.from_bytes((tmp_path / "jit_killed-2-atime").read_bytes(), "little")
+    assert atime == orphan.stat().st_mtime_ns
+    assert int.from_bytes((tmp_path / "jit_kept-1-atime").read_bytes(), "little") == 7
+    cache.put("jit_new-3", b"new")
+    assert cache.get("jit_new-3") == b"new"
+    assert repair_orphans(tmp_path) == [] and repair_orphans(tmp_path / "absent") == []

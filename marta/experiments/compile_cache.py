@@ -12,6 +12,12 @@ Where: ``--compile-cache DIR`` of a command, else ``$MARTA_COMPILE_CACHE``, else
 ``none`` turns it off. The cache is
 bounded (least recently used entries are evicted beyond `MAX_BYTES`), and its reads and
 writes hold a file lock, so concurrent processes can share one directory.
+
+JAX writes an entry and then its access-time file (``<key>-atime``); a process killed between
+the two (Ctrl-C, ``kill -9``, a stopped `reproduce` worker) leaves an entry without one, and
+from then on every write to that directory fails with a warning (JAX's eviction reads the
+access time of every entry), so the cache silently stops growing. `enable_compile_cache`
+repairs such entries first (`repair_orphans`).
 """
 
 from __future__ import annotations
@@ -19,12 +25,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import filelock
+
 #: environment variable naming the default cache directory (or ``none``)
 ENV_VAR = "MARTA_COMPILE_CACHE"
 #: cache size beyond which the least recently used entries are evicted
 MAX_BYTES = 4 * 2**30
 #: programs that compile faster than this are not worth a disk entry
 MIN_COMPILE_SECONDS = 1.0
+#: file name suffixes of a cache entry and of its access time (jax/_src/lru_cache.py)
+_ENTRY, _ATIME = "-cache", "-atime"
 
 
 def resolve_cache_dir(value: str | os.PathLike | None = None) -> Path | None:
@@ -53,8 +63,28 @@ def enable_compile_cache(cache_dir: str | os.PathLike | None) -> None:
     import jax
     from jax.experimental.compilation_cache import compilation_cache
 
+    repair_orphans(Path(cache_dir))
     if jax.config.jax_compilation_cache_dir != str(cache_dir):
         jax.config.update("jax_compilation_cache_dir", str(cache_dir))
         compilation_cache.reset_cache()  # JAX opens its cache once, at the first compilation
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
     jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+
+
+def repair_orphans(cache_dir: Path) -> list[str]:
+    """Gives every entry of `cache_dir` that lacks its access-time file one (the entry's mtime).
+
+    Holds the cache's own lock (``.lockfile``, as JAX's reads and writes do). Returns the keys
+    it repaired; a missing directory has none.
+    """
+    if not cache_dir.is_dir():
+        return []
+    repaired = []
+    with filelock.FileLock(cache_dir / ".lockfile", timeout=10):
+        for entry in sorted(cache_dir.glob(f"*{_ENTRY}")):
+            key = entry.name.removesuffix(_ENTRY)
+            atime = cache_dir / f"{key}{_ATIME}"
+            if not atime.exists():
+                atime.write_bytes(entry.stat().st_mtime_ns.to_bytes(8, "little"))
+                repaired.append(key)
+    return repaired
