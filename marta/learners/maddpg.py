@@ -57,8 +57,10 @@ from marta.learners.value import (
     Learner,
     LearnerState,
     agent_inputs,
+    check_env_spec,
     episode_ends,
     masked_td_loss,
+    start_carry,
     td_targets,
 )
 from marta.validation import require
@@ -285,17 +287,10 @@ def make_maddpg_learner(config: MADDPGConfig, env_spec: Mapping[str, int]) -> Le
         return jnp.moveaxis(jax.vmap(for_action)(jnp.arange(num_actions)), 0, -1)
 
     def initial_carry(num_agents: int | None = None) -> AgentCarry:
-        num = n if num_agents is None else num_agents
-        return AgentCarry(
-            hidden=jnp.zeros((num, 0), jnp.float32),
-            last_action=jnp.full((num,), -1, jnp.int32),
-        )
+        return start_carry(n if num_agents is None else num_agents, 0)  # feed-forward actors
 
     def init(key: jax.Array, env_spec_check: Mapping[str, int] | None = None) -> LearnerState:
-        if env_spec_check is not None:
-            given = {k: int(env_spec_check[k]) for k in spec}
-            if given != spec:
-                raise ValueError(f"env_spec {given} differs from the learner's {spec}")
+        check_env_spec(spec, env_spec_check)
         key_actor, key_critic = jax.random.split(key)
         obs = jnp.zeros((n, spec["obs_dim"]), jnp.float32)
         x = critic_x(obs, jnp.zeros((spec["state_dim"],), jnp.float32))

@@ -62,6 +62,22 @@ class AgentCarry:
     last_action: jax.Array
 
 
+def start_carry(num_agents: int, hidden_dim: int) -> AgentCarry:
+    """The agents' recurrent state at an episode's start: zero hidden state, no last action."""
+    return AgentCarry(
+        hidden=jnp.zeros((num_agents, hidden_dim), jnp.float32),
+        last_action=jnp.full((num_agents,), -1, jnp.int32),
+    )
+
+
+def check_env_spec(spec: Mapping[str, int], given: Mapping[str, int] | None) -> None:
+    """Refuses an env spec (if given) that differs from the one the learner was built for."""
+    if given is not None:
+        given = {k: int(given[k]) for k in spec}
+        if given != dict(spec):
+            raise ValueError(f"env_spec {given} differs from the learner's {dict(spec)}")
+
+
 @struct.dataclass
 class LearnerState:
     """Everything a value learner needs to act and continue training.
@@ -277,17 +293,10 @@ def make_value_learner(
     target_update = _TARGET_UPDATES[config.target_update](config)
 
     def initial_carry(num_agents: int | None = None) -> AgentCarry:
-        num = n if num_agents is None else num_agents
-        return AgentCarry(
-            hidden=jnp.zeros((num, config.hidden_dim), jnp.float32),
-            last_action=jnp.full((num,), -1, jnp.int32),
-        )
+        return start_carry(n if num_agents is None else num_agents, config.hidden_dim)
 
     def init(key: jax.Array, env_spec_check: Mapping[str, int] | None = None) -> LearnerState:
-        if env_spec_check is not None:
-            given = {k: int(env_spec_check[k]) for k in spec}
-            if given != spec:
-                raise ValueError(f"env_spec {given} differs from the learner's {spec}")
+        check_env_spec(spec, env_spec_check)
         key_agent, key_mixer = jax.random.split(key)
         carry = initial_carry()
         obs = jnp.zeros((n, spec["obs_dim"]), jnp.float32)
