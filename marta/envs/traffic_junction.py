@@ -424,7 +424,9 @@ class TrafficJunction(MultiAgentEnv):
         if self.ghost:
             view_offsets = jnp.asarray([(r, c) for r in range(-1, 2) for c in range(-1, 2)])
             at_wall = (view_offsets[None] == -state.pos[:, None, :]).all(-1)  # [i, 9]
-            shows = shows | (at_wall[:, :, None] & (jnp.arange(n) == n - 1))
+            # only car N - 1's column changes: OR-ing a mask over every car ran tj-10 1.5x slower
+            last = shows[..., n - 1 :] | at_wall[..., None]
+            shows = jnp.concatenate([shows[..., : n - 1], last], axis=-1)
         shows = shows.astype(jnp.float32)
         # a cell's features are those of the cars it shows: the id one-hot is `shows` itself,
         # the rest (position, route) a masked sum over cars, unrolled over j: under `vmap` a
