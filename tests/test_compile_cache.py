@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from marta.experiments.compile_cache import ENV_VAR, resolve_cache_dir
 from marta.experiments.io import read_jsonl
 
@@ -102,3 +104,21 @@ def test_an_entry_left_without_its_access_time_is_repaired(tmp_path):
     cache.put("jit_new-3", b"new")
     assert cache.get("jit_new-3") == b"new"
     assert repair_orphans(tmp_path) == [] and repair_orphans(tmp_path / "absent") == []
+
+
+def test_a_cache_that_cannot_be_locked_is_left_as_it_is_with_a_warning(tmp_path, monkeypatch):
+    """The repair is best effort, like JAX's cache: a directory it cannot lock or write (a
+    read-only one, say) must not stop the command that uses it."""
+    import filelock
+
+    from marta.experiments import compile_cache
+
+    (tmp_path / "jit_killed-2-cache").write_bytes(b"orphan")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(filelock, "FileLock", refuse)
+    with pytest.warns(UserWarning, match="could not repair the compile cache"):
+        assert compile_cache.repair_orphans(tmp_path) == []
+    assert not (tmp_path / "jit_killed-2-atime").exists()

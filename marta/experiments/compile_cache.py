@@ -23,6 +23,7 @@ repairs such entries first (`repair_orphans`).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import filelock
@@ -74,17 +75,27 @@ def enable_compile_cache(cache_dir: str | os.PathLike | None) -> None:
 def repair_orphans(cache_dir: Path) -> list[str]:
     """Gives every entry of `cache_dir` that lacks its access-time file one (the entry's mtime).
 
-    Holds the cache's own lock (``.lockfile``, as JAX's reads and writes do). Returns the keys
-    it repaired; a missing directory has none.
+    Takes the cache's own lock (``.lockfile``, as JAX's reads and writes do) only when some
+    entry needs it. Best effort, like JAX's own cache: a directory it cannot lock or write
+    (read-only, say) gets a warning, not an error. Returns the keys it repaired; a missing
+    directory has none.
     """
-    if not cache_dir.is_dir():
+    if not cache_dir.is_dir() or not _orphans(cache_dir):
         return []
     repaired = []
-    with filelock.FileLock(cache_dir / ".lockfile", timeout=10):
-        for entry in sorted(cache_dir.glob(f"*{_ENTRY}")):
-            key = entry.name.removesuffix(_ENTRY)
-            atime = cache_dir / f"{key}{_ATIME}"
-            if not atime.exists():
-                atime.write_bytes(entry.stat().st_mtime_ns.to_bytes(8, "little"))
+    try:
+        with filelock.FileLock(cache_dir / ".lockfile", timeout=10):
+            for key in _orphans(cache_dir):  # again, under the lock
+                entry = cache_dir / f"{key}{_ENTRY}"
+                mtime = entry.stat().st_mtime_ns
+                (cache_dir / f"{key}{_ATIME}").write_bytes(mtime.to_bytes(8, "little"))
                 repaired.append(key)
+    except OSError as err:  # includes filelock.Timeout
+        warnings.warn(f"could not repair the compile cache {cache_dir}: {err}", stacklevel=2)
     return repaired
+
+
+def _orphans(cache_dir: Path) -> list[str]:
+    """Keys of the entries of `cache_dir` that have no access-time file, sorted."""
+    keys = (entry.name.removesuffix(_ENTRY) for entry in cache_dir.glob(f"*{_ENTRY}"))
+    return sorted(key for key in keys if not (cache_dir / f"{key}{_ATIME}").exists())
