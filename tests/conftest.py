@@ -19,17 +19,21 @@ enable_compile_cache(resolve_cache_dir())
 #: loadfile` hands them out early and the two workers finish together; order only, a stale
 #: entry costs balance, not correctness
 LONGEST_FIRST = (
-    "test_reproduce.py",
-    "test_maddpg.py",
-    "test_faults_properties.py",
     "test_env_api.py",
-    "test_switcher.py",
-    "test_lbf.py",
+    "test_reproduce.py",
+    "test_train.py",
+    "test_marta.py",
+    "test_trim.py",
     "test_learners.py",
+    "test_activation_map.py",
+    "test_faults_properties.py",
+    "test_switcher.py",
+    "test_maddpg.py",
     "test_bench.py",
     "test_runner.py",
+    "test_eval.py",
+    "test_lbf.py",
     "test_compile_cache.py",
-    "test_marta.py",
 )
 
 

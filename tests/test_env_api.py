@@ -66,7 +66,8 @@ def test_reset_and_step_shapes(env):
 
 def test_episode_ends_by_max_steps_and_auto_resets(env):
     """Scanning max_steps random steps ends at least one episode; lengths never exceed it."""
-    out = marta.envs.rollout(env, marta.envs.random_policy, jax.random.key(2), 4, env.max_steps)
+    run = jax.jit(lambda k: marta.envs.rollout(env, marta.envs.random_policy, k, 4, env.max_steps))
+    out = run(jax.random.key(2))
     lengths = np.asarray(out.episode_length)
     done = np.asarray(out.done)
     assert done.any(axis=0).all(), "every env must finish an episode within max_steps"
@@ -92,7 +93,7 @@ def test_truncation_flag_at_time_limit(env):
 
 def test_vmap_and_determinism(env):
     keys = jax.random.split(jax.random.key(5), 3)
-    run = lambda k: marta.envs.rollout(env, marta.envs.random_policy, k, 2, 20).reward
+    run = jax.jit(lambda k: marta.envs.rollout(env, marta.envs.random_policy, k, 2, 20).reward)
     a = jax.vmap(run)(keys)
     b = jnp.stack([run(k) for k in keys])
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)

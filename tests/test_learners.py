@@ -42,6 +42,8 @@ def test_registry_names_and_unknown_name():
         ("tau", 0.0),
         ("obs_scale", 0.0),
         ("state_scale", -1.0),
+        ("length_buckets", 0),
+        ("min_bucket_length", 0),
     ],
 )
 def test_config_validation_names_field(field, value):

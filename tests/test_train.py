@@ -79,6 +79,7 @@ def tiny():
     state, second = segment(state)
     return {
         "trainer": trainer,
+        "segment": segment,
         "keys": keys,
         "metrics": (jax.device_get(first), jax.device_get(second)),
         "state": state,
@@ -122,14 +123,17 @@ def test_a_non_finite_parameter_shows_in_params_abs_max(tiny):
     leaves, tree = jax.tree.flatten(state.learner.params)
     poisoned = jax.tree.unflatten(tree, [leaves[0].at[1].set(jnp.nan), *leaves[1:]])  # seed b
     state = state.replace(learner=state.learner.replace(params=poisoned))
-    _, metrics = jax.jit(vmap_seeds(tiny["trainer"].segment))(state)
+    traced = len(tiny["traces"])
+    _, metrics = tiny["segment"](state)
+    assert len(tiny["traces"]) == traced  # the same compiled program
     values = jax.device_get(metrics["params_abs_max"])
     assert np.isfinite(values[[0, 2]]).all() and np.isnan(values[1])
 
 
-@pytest.mark.parametrize("name", sorted(LEARNERS))
+@pytest.mark.parametrize("name", sorted(set(LEARNERS) - {"qmix"}))
 def test_every_learner_is_deterministic_per_seed(name):
-    """Seeds a, b, a vmapped in one program: a equals a in every metric, b differs."""
+    """Seeds a, b, a vmapped in one program: a equals a in every metric, b differs (QMIX:
+    `test_same_key_same_metrics_different_keys_differ`, on the `tiny` trainer)."""
     env = marta.envs.make("matrix-climbing")
     config = LEARNERS[name].config_cls(batch_size=4, buffer_size=16, hidden_dim=8)
     trainer = make_train(TINY_TRAIN, env, make_learner(name, config, env.spec))

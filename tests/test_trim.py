@@ -22,6 +22,9 @@ def test_bucket_lengths_halve_the_time_limit():
     assert bucket_lengths(50, 3) == (13, 25, 50)
     assert bucket_lengths(50, 1) == (50,)
     assert bucket_lengths(3, 4) == (1, 2, 3)  # duplicates dropped
+    assert bucket_lengths(25, 3, min_length=8) == (13, 25)  # MPE: the 7-step cut is dropped
+    assert bucket_lengths(10, 3, min_length=8) == (10,)  # matrix games: no cut at all
+    assert bucket_lengths(5, 3, min_length=8) == (5,)  # T itself always stays
 
 
 def test_filled_length_is_the_longest_over_the_named_seed_axis():
@@ -85,3 +88,6 @@ def test_the_seed_axis_keeps_one_real_branch():
     unnamed = str(jax.make_jaxpr(jax.vmap(built.update))(keys, state, batch))
     assert " cond[" in named and "pmax" in named
     assert " cond[" not in unnamed  # batched index: every branch runs, then a select
+    whole = make_learner("vdn", ValueLearnerConfig(min_bucket_length=STEPS), SPEC)
+    only = str(jax.make_jaxpr(vmap_seeds(whole.update))(keys, state, batch))
+    assert " cond[" not in only and "pmax" not in only  # one length left: no switch at all

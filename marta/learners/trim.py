@@ -47,10 +47,12 @@ def vmap_seeds(fn: F) -> F:
     return jax.vmap(fn, axis_name=SEED_AXIS)
 
 
-def bucket_lengths(max_steps: int, length_buckets: int) -> tuple[int, ...]:
+def bucket_lengths(max_steps: int, length_buckets: int, min_length: int = 1) -> tuple[int, ...]:
     """The cut lengths, shortest first: max_steps halved ``length_buckets - 1`` times
-    (rounded up, duplicates dropped), e.g. (25, 50, 100) for 100 steps and 3 buckets."""
-    return tuple(sorted({-(-max_steps // 2**k) for k in range(length_buckets)}))
+    (rounded up, duplicates dropped), e.g. (25, 50, 100) for 100 steps and 3 buckets; cuts
+    shorter than `min_length` are left out (max_steps itself always stays)."""
+    cuts = {-(-max_steps // 2**k) for k in range(length_buckets)}
+    return tuple(sorted({c for c in cuts if c >= min_length} | {max_steps}))
 
 
 def filled_length(filled: jax.Array) -> jax.Array:
@@ -77,15 +79,15 @@ def trim_episodes(batch: Episode, steps: int) -> Episode:
     )
 
 
-def trim_padding(update: Update, length_buckets: int) -> Update:
+def trim_padding(update: Update, length_buckets: int, min_length: int = 1) -> Update:
     """Wrap ``update(key, state, batch)`` so that it runs on the batch cut to the shortest of
-    `bucket_lengths` holding its longest episode; ``length_buckets = 1`` returns `update`
-    itself (the batch keeps its padded length)."""
-    if length_buckets == 1:
-        return update
+    `bucket_lengths` holding its longest episode; where there is only one length (e.g.
+    ``length_buckets = 1``) the batch keeps its padded length and `update` runs as it is."""
 
     def trimmed(key: jax.Array, state: S, batch: Episode) -> tuple[S, dict[str, jax.Array]]:
-        lengths = bucket_lengths(batch.filled.shape[-1], length_buckets)
+        lengths = bucket_lengths(batch.filled.shape[-1], length_buckets, min_length)
+        if len(lengths) == 1:
+            return update(key, state, batch)
         index = jnp.searchsorted(jnp.asarray(lengths), filled_length(batch.filled))
         branches = [
             lambda key, state, batch, steps=steps: update(key, state, trim_episodes(batch, steps))

@@ -401,7 +401,7 @@ def make_value_learner(
         act=act,
         q_values=q_values,
         epsilon=epsilon,
-        update=trim_padding(update, config.length_buckets),
+        update=trim_padding(update, config.length_buckets, config.min_bucket_length),
         loss=loss,
         config=config,
         spec=spec,
