@@ -86,7 +86,8 @@ class ValueLearnerConfig:
     min_bucket_length: int = 8
     """cut lengths shorter than this are not compiled: each cut compiles the whole update
     again, and below 8 steps one saves a few milliseconds per update (docs/learners.md);
-    matters only for time limits under 32 steps (MPE's 25, the matrix games' 10)"""
+    with 3 buckets it matters only for time limits up to 28 steps (T/4 rounded up under 8:
+    MPE's 25, the matrix games' 10)"""
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, "lr", "> 0", self.lr)
