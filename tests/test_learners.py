@@ -44,6 +44,8 @@ def test_registry_names_and_unknown_name():
         ("state_scale", -1.0),
         ("length_buckets", 0),
         ("min_bucket_length", 0),
+        ("length_groups", 0),
+        ("length_groups", 5),  # not a divisor of batch_size (32)
     ],
 )
 def test_config_validation_names_field(field, value):

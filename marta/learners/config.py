@@ -83,6 +83,11 @@ class ValueLearnerConfig:
     """cut lengths of a sampled batch (T, T/2, T/4, ...): each update runs on the shortest
     one holding the batch's longest episode, as EPyMARL cuts every batch to its longest
     episode (``max_t_filled``); 1 = always the padded length T (`marta.learners.trim`)"""
+    length_groups: int = 4
+    """the batch's episodes, sorted by length, are cut in this many equal groups, each to
+    its own longest episode, where that pays (`marta.learners.trim.cut_value_and_grad`): a
+    few long episodes then no longer set the length of the whole batch; same loss and
+    gradient; 1 = the whole batch at one cut; must divide batch_size"""
     min_bucket_length: int = 8
     """cut lengths shorter than this are not compiled: each cut compiles the whole update
     again, and below 8 steps one saves a few milliseconds per update (docs/learners.md);
@@ -129,6 +134,12 @@ class ValueLearnerConfig:
         _check(0.0 <= self.td_lambda <= 1.0, "td_lambda", "in [0, 1]", self.td_lambda)
         _check(self.reward_scale > 0, "reward_scale", "> 0", self.reward_scale)
         _check(self.length_buckets >= 1, "length_buckets", ">= 1", self.length_buckets)
+        _check(
+            self.length_groups >= 1 and self.batch_size % self.length_groups == 0,
+            "length_groups",
+            f">= 1 and a divisor of batch_size ({self.batch_size})",
+            self.length_groups,
+        )
         _check(self.min_bucket_length >= 1, "min_bucket_length", ">= 1", self.min_bucket_length)
         for name in ("obs_scale", "state_scale"):
             value = getattr(self, name)

@@ -42,7 +42,7 @@ from flax import struct
 from marta.learners.config import ValueLearnerConfig, resolve_input_scale
 from marta.learners.networks import MIXERS, AgentNetwork
 from marta.learners.replay import Episode
-from marta.learners.trim import trim_padding
+from marta.learners.trim import cut_value_and_grad
 
 #: masked-out Q-value: finite, so that padding never produces NaN/inf in the loss
 MASKED_Q = -1e9
@@ -377,13 +377,15 @@ def make_value_learner(
         )
         return masked_td_loss(q_mix, targets, batch.filled)
 
+    loss_and_grad = cut_value_and_grad(
+        loss, config.length_buckets, config.min_bucket_length, config.length_groups
+    )
+
     def update(
         key: jax.Array, state: LearnerState, batch: Episode
     ) -> tuple[LearnerState, dict[str, jax.Array]]:
         del key  # the update is deterministic given the batch
-        (value, aux), grads = jax.value_and_grad(loss, has_aux=True)(
-            state.params, state.target_params, batch
-        )
+        (value, aux), grads = loss_and_grad(state.params, state.target_params, batch)
         step, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, step)
         updates = state.updates + 1
@@ -401,7 +403,7 @@ def make_value_learner(
         act=act,
         q_values=q_values,
         epsilon=epsilon,
-        update=trim_padding(update, config.length_buckets, config.min_bucket_length),
+        update=update,
         loss=loss,
         config=config,
         spec=spec,
