@@ -134,9 +134,10 @@ def cut_value_and_grad(
             return whole(batch)
         size = batch.filled.shape[0] // groups
         episode_steps = episode_lengths(batch.filled)
-        batch = jax.tree.map(lambda x: x[jnp.argsort(episode_steps)], batch)
+        order = jnp.argsort(episode_steps)
+        batch = jax.tree.map(lambda x: x[order], batch)
         # each group's longest episode is its last one (over the seeds: the k-th groups)
-        index = jnp.searchsorted(steps, seed_max(jnp.sort(episode_steps)[size - 1 :: size]))
+        index = jnp.searchsorted(steps, seed_max(episode_steps[order][size - 1 :: size]))
         total = jnp.maximum(batch.filled.sum(), 1)
 
         def add_group(sums: Any, group: tuple[Episode, jax.Array]) -> tuple[Any, None]:
