@@ -87,9 +87,10 @@ class ValueLearnerConfig:
     """the batch's episodes, sorted by length, are cut in this many equal groups, each to
     its own longest episode, where that pays (`marta.learners.trim.cut_value_and_grad`): a
     few long episodes then no longer set the length of the whole batch; same loss and
-    gradient; 1 = the whole batch at one cut; must divide batch_size. 4 saves 20-30% in long
-    runs under faults (the `paper` budget sets it on LBF and TJ) but adds 20-30 s to each
-    compilation of a training program, so it is not the default (docs/learners.md)"""
+    gradient; 1 = the whole batch at one cut; must divide batch_size. 4 saved about 20% of
+    a long run's time under faults (the `paper` budget sets it on LBF and TJ) but adds 12-30
+    s to each compilation of a training program, so it is not the default
+    (docs/learners.md)"""
     min_bucket_length: int = 8
     """cut lengths shorter than this are not compiled: each cut compiles the whole update
     again, and below 8 steps one saves a few milliseconds per update (docs/learners.md);
