@@ -8,6 +8,8 @@ checks the report's numbers against hand computations. No training happens.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from marta.cli import main
 from marta.experiments.checkpoint import save_checkpoint
 from marta.experiments.io import append_jsonl
 from marta.reproduce.report import write_report
+from marta.reproduce.results import load_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EVAL_INTERVAL = 1_000
@@ -114,6 +117,10 @@ def out(tmp_path_factory) -> Path:
                 "presets": ["table2-lbf-qmix", "table2-tj-vdn"],
                 "marta_version": "0.1.0",
                 "wall_time_s": 3723.0,
+                "sittings": [
+                    {"started": "2026-11-27T08:00:00+00:00", "workers": 2, "wall_time_s": 3000.0},
+                    {"started": "2026-11-27T10:00:00+00:00", "workers": 1, "wall_time_s": 723.0},
+                ],
                 "runs": {"table2-tj-vdn/marta": {"status": "pending"}},
             }
         )
@@ -179,6 +186,12 @@ def pm(cell: str) -> tuple[float, float]:
     return float(mean), float(std)
 
 
+def duration_s(cell: str) -> int:
+    """Seconds of a duration as the report writes it ("1h 02m 03s", "0m 20s")."""
+    parts = dict((unit, int(n)) for n, unit in re.findall(r"(\d+)([hms])", cell))
+    return parts.get("h", 0) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
+
+
 def row(rows: list[dict], preset: str, method: str) -> dict[str, str]:
     (found,) = [r for r in rows if f"`{preset}`" in r["env (preset)"] and r["method"] == method]
     return found
@@ -236,8 +249,13 @@ def test_missing_and_running_runs_are_reported_as_such(out):
 
 def test_header_scorecard_and_wall_time(out):
     text = (out / "report.md").read_text()
-    assert "budget `smoke`" in text and "total wall time 1h 02m 03s" in text
+    assert "budget `smoke`" in text
+    assert "**Wall time**: 1h 02m 03s in 2 sittings (workers: 2, 1)" in text
+    assert "at least" not in text
     runs = table(text, "Runs")
+    run_times = [duration_s(r["wall time"]) for r in runs if r["wall time"] != "—"]
+    (total,) = re.findall(r"the runs' own wall times add up to ([0-9hms ]+)\.", text)
+    assert len(run_times) > 2 and abs(duration_s(total) - sum(run_times)) <= len(run_times)
     (lbf_base,) = [r for r in runs if r["preset"] == "`table2-lbf-qmix`" and r["run"] == "baseline"]
     assert lbf_base["wall time"] == "0m 20s"  # 10 segments x 2 s
     assert lbf_base["seeds"] == "3/3"
@@ -245,6 +263,28 @@ def test_header_scorecard_and_wall_time(out):
     (card,) = [r for r in cards if r["preset"] == "`table2-lbf-qmix`" and r["run"] == "marta"]
     assert pm(card["no_fault"])[0] == pytest.approx(MARTA[:, -1].mean(), rel=1e-3)
     assert card["fault p"] == "0.2"
+
+
+def test_a_file_from_before_sittings_gives_a_lower_bound(tmp_path):
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "reproduce.json").write_text(json.dumps({"budget": "paper", "wall_time_s": 9828.0}))
+    lbf = write_preset(out, "table2-lbf-qmix", "table2", [{"name": "baseline", "tags": {}}])
+    write_run(lbf / "baseline", BASELINE)
+    text = write_report(out).read_text()
+    assert "**Wall time**: at least 2h 43m 48s (the marta that wrote" in text
+
+
+def test_a_copy_of_finished_runs_without_checkpoints_is_done(tmp_path):
+    """results/paper/ keeps metrics and scorecards, not checkpoints: reproduce.json decides."""
+    write_run(tmp_path / "full", BASELINE)
+    write_run(tmp_path / "half", BASELINE[:, : SEGMENTS // 2])
+    for name in ("full", "half"):
+        shutil.rmtree(tmp_path / name / "checkpoints")
+    done = {"status": "done"}
+    assert load_run(tmp_path / "full", preset="p", tags={}, record=done).status == "done"
+    assert load_run(tmp_path / "full", preset="p", tags={}).status == "running"
+    assert load_run(tmp_path / "half", preset="p", tags={}, record=done).status == "running"
 
 
 def test_every_experiment_has_a_png_linked_relative_to_the_report(out):

@@ -296,6 +296,10 @@ def test_local_backend_resumes_a_killed_run_and_skips_finished_ones(tmp_path, co
 
     second = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
     assert (second.skipped, second.done, second.failed) == (1, 2, ())
+    sittings = read_status(out)["sittings"]
+    assert [s["workers"] for s in sittings] == [2, 2]
+    assert min(s["wall_time_s"] for s in sittings) > 0
+    assert read_status(out)["wall_time_s"] == pytest.approx(sum(s["wall_time_s"] for s in sittings))
     assert "state: resume" in (victim / LOG_FILE).read_text()
     for spec in specs:
         _assert_complete(out / spec.key, spec.config.num_seeds, segments)

@@ -5,7 +5,8 @@ How to read this file: `write_report` loads everything under ``OUT``
 (`marta.reproduce.figures.make_figures`), renders Markdown (`render_report`) and writes it
 atomically. The report has
 
-* a header: budget, marta version, total wall time (``reproduce.json``), run counts;
+* a header: budget, marta version, total wall time over the sittings (``reproduce.json``)
+  and the runs' wall times summed, run counts;
 * **Table 2** side by side with the paper (`marta.reproduce.paper`): for each ``table2``
   preset a baseline and a MARTA row with final return and AUC (ours mean ± std, the paper's,
   the difference), the gain of MARTA over the baseline (ours and the paper's), and 95%
@@ -68,8 +69,9 @@ def render_report(reproduction: Reproduction, figures: Sequence[FigureResult]) -
         "# MARTA reproduction report",
         "",
         f"Output directory `{reproduction.out_dir}`; budget `{reproduction.budget or '?'}`; "
-        f"marta {reproduction.marta_version or '?'}; total wall time "
-        f"{_duration(reproduction.wall_time_s)}.",
+        f"marta {reproduction.marta_version or '?'}.",
+        "",
+        _wall_time_line(reproduction, runs),
         "",
         f"Runs: {len(runs)} ({', '.join(f'{n} {s}' for s, n in counts.items() if n)}). "
         "Built from the run directories on disk by `marta report`.",
@@ -262,6 +264,27 @@ def _pct(value: float) -> str:
 def _ci(bounds: tuple[float, float], pct: bool = False) -> str:
     fmt = _pct if pct else _num
     return f"[{fmt(bounds[0])}, {fmt(bounds[1])}]"
+
+
+def _wall_time_line(reproduction: Reproduction, runs: Sequence[RunResult]) -> str:
+    """Total wall time over the sittings, and the runs' wall times summed (run-hours)."""
+    sittings = reproduction.sittings
+    total = _duration(reproduction.wall_time_s)
+    if any(s.get("only_last_recorded") for s in sittings):
+        text = (
+            f"**Wall time**: at least {total} (the marta that wrote this directory kept only "
+            "its last sitting's time)"
+        )
+    else:
+        workers = [str(s["workers"]) for s in sittings if s.get("workers") is not None]
+        text = f"**Wall time**: {total} in {len(sittings)} sitting"
+        text += "s" if len(sittings) != 1 else ""
+        if workers:
+            text += f" (workers: {', '.join(workers)})"
+    run_times = [r.wall_time_s for r in runs if r.wall_time_s is not None]
+    if run_times:
+        text += f"; the runs' own wall times add up to {_duration(sum(run_times))}"
+    return text + "."
 
 
 def _duration(seconds: float | None) -> str:

@@ -116,6 +116,10 @@ class Reproduction:
     budget: str | None
     marta_version: str | None
     wall_time_s: float | None
+    """the sum of the sittings' wall times (``reproduce.json``)"""
+    sittings: tuple[Mapping[str, Any], ...]
+    """every invocation of `marta reproduce` into the directory (``started``, ``backend``,
+    ``workers``, ``wall_time_s``; ``only_last_recorded`` for files from before sittings)"""
     presets: tuple[PresetResult, ...]
 
 
@@ -144,8 +148,24 @@ def load_reproduction(out_dir: str | Path) -> Reproduction:
         budget=None if record.get("budget") is None else str(record["budget"]),
         marta_version=record.get("marta_version"),
         wall_time_s=_float_or_none(record.get("wall_time_s")),
+        sittings=tuple(read_sittings(record)),
         presets=tuple(load_preset(out_dir / name, runs_record) for name in order),
     )
+
+
+def read_sittings(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The sittings of an existing ``reproduce.json``.
+
+    Files written before sittings were kept hold only the last invocation's ``wall_time_s``:
+    it becomes one sitting marked ``"only_last_recorded": true`` (earlier ones are unknown).
+    """
+    sittings = record.get("sittings")
+    if isinstance(sittings, list):
+        return [dict(s) for s in sittings if isinstance(s, Mapping)]
+    wall = record.get("wall_time_s")
+    if isinstance(wall, (int, float)):
+        return [{"wall_time_s": float(wall), "only_last_recorded": True}]
+    return []
 
 
 def load_preset(
@@ -242,9 +262,16 @@ def load_run(
         notes.append(str(err))
         steps, returns = np.zeros(0), np.zeros((0, 0))
     scorecard = _read_json(run_dir / "scorecard.json")
+    # a copy of finished runs without their checkpoints (results/paper/): recorded done, with
+    # every seed's evaluation at every segment
+    copied_done = (
+        not (run_dir / "checkpoints").exists()
+        and record.get("status") == "done"
+        and returns.shape == (target_seeds, num_segments)
+    )
     done = (
         num_segments is not None
-        and segments_done == num_segments
+        and (segments_done == num_segments or copied_done)
         and (scorecard is not None or not has_faults)
     )
     if not done:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import json
 import os
 import socket
@@ -41,6 +42,7 @@ from marta.experiments.compile_cache import enable_compile_cache
 from marta.experiments.config import ExperimentConfig, config_differences, load_config
 from marta.experiments.io import atomic_write_text, check_writable
 from marta.reproduce.presets import Preset, resolve_config
+from marta.reproduce.results import read_sittings
 
 RunAction = Literal["done", "resume", "fresh", "redo", "conflict"]
 #: XLA on one thread: a worker process owns one core (faster than sharing both)
@@ -205,7 +207,7 @@ def reproduce(
     for preset in presets:
         (out / preset.name).mkdir(exist_ok=True)
         atomic_write_text(out / preset.name / PRESET_FILE, preset.to_yaml(budget))
-    status = StatusFile(out, budget, [p.name for p in presets])
+    status = StatusFile(out, budget, [p.name for p in presets], backend=backend, workers=workers)
     for spec in specs:
         action = states[spec.key].action
         done = action == "done"
@@ -227,6 +229,7 @@ def reproduce(
     def on_start(payload: Mapping[str, Any], where: int | str | None) -> None:
         place = {None: "", "ray": " (ray task)"}.get(where, f" (core {where})")
         progress.line(f"start   {payload['preset']}/{payload['run']}{place}")
+        status.sitting_time(time.perf_counter() - began)
 
     def on_result(payload: Mapping[str, Any], result: Mapping[str, Any]) -> None:
         key = f"{payload['preset']}/{payload['run']}"
@@ -237,6 +240,7 @@ def reproduce(
             add_wall_time_s=float(result.get("wall_time_s") or 0.0),
             error=result.get("error", ""),
         )
+        status.sitting_time(time.perf_counter() - began)
         progress.result(key, result)
 
     if backend == "local":
@@ -255,7 +259,7 @@ def reproduce(
             on_result=on_result,
         )
     wall = time.perf_counter() - began
-    status.finish(wall)
+    status.sitting_time(wall)
     runs = status.data["runs"]
     return Summary(
         planned=len(specs),
@@ -318,20 +322,34 @@ class StatusFile:
     """``OUT/reproduce.json``: budget, presets, marta version, wall time, per-run status.
 
     Entries of runs outside the current plan (other presets run earlier into the same OUT)
-    are kept. Every change is written at once, atomically.
+    are kept. ``sittings`` lists every invocation of `marta reproduce` into OUT (start time,
+    backend, workers, wall time) and ``wall_time_s`` is their sum, so a reproduction run in
+    several sittings records its whole wall time. Every change is written at once, atomically.
     """
 
-    def __init__(self, out: Path, budget: str, presets: Sequence[str]) -> None:
+    def __init__(
+        self, out: Path, budget: str, presets: Sequence[str], *, backend: str, workers: int
+    ) -> None:
         self.path = out / STATUS_FILE
         old = read_status(out) or {}
         listed = list(old.get("presets") or [])
+        self.sittings = read_sittings(old) + [
+            {
+                "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "backend": backend,
+                "workers": workers,
+                "wall_time_s": 0.0,
+            }
+        ]
         self.data: dict[str, Any] = {
             "budget": budget,
             "presets": listed + [p for p in presets if p not in listed],
             "marta_version": marta.__version__,
             "wall_time_s": None,
+            "sittings": self.sittings,
             "runs": dict(old.get("runs") or {}),
         }
+        self.sitting_time(0.0)
 
     def set(self, key: str, status: str, *, add_wall_time_s: float = 0.0, error: str = "") -> None:
         """Records a run's status; its wall time adds up over the attempts that ran it."""
@@ -344,9 +362,10 @@ class StatusFile:
         self.data["runs"][key] = entry
         self.write()
 
-    def finish(self, wall_time_s: float) -> None:
-        """Records the wall time of this invocation of `marta reproduce`."""
-        self.data["wall_time_s"] = round(wall_time_s, 3)
+    def sitting_time(self, wall_time_s: float) -> None:
+        """Records this sitting's wall time so far (the total is the sum over sittings)."""
+        self.sittings[-1]["wall_time_s"] = round(wall_time_s, 3)
+        self.data["wall_time_s"] = round(sum(s["wall_time_s"] for s in self.sittings), 3)
         self.write()
 
     def write(self) -> None:
