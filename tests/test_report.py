@@ -19,6 +19,7 @@ import yaml
 from marta.cli import main
 from marta.experiments.checkpoint import save_checkpoint
 from marta.experiments.io import append_jsonl
+from marta.reproduce.pooled import pooled_comparison
 from marta.reproduce.report import write_report
 from marta.reproduce.results import load_run
 
@@ -342,3 +343,37 @@ def test_cli_report_refuses_a_directory_without_presets(tmp_path, capsys):
     assert "holds no <preset>/preset.yaml" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- pooled seeds (marta gain)
+def test_pooled_gain_pools_the_seeds_of_every_run(tmp_path, capsys):
+    """Two replicates of 3 seeds each: the gain and its CI are those of the 6 pooled seeds."""
+    for name, curves in (("b1", BASELINE), ("b2", BASELINE + 0.1), ("m1", MARTA), ("m2", MARTA)):
+        write_run(tmp_path / name, curves)
+    rows = pooled_comparison([tmp_path / "b1", tmp_path / "b2"], [tmp_path / "m1", tmp_path / "m2"])
+    by = {(r["metric"], r["method"]): r for r in rows}
+    base = np.concatenate([BASELINE[:, -5:].mean(1), BASELINE[:, -5:].mean(1) + 0.1])
+    marta = np.tile(MARTA[:, -5:].mean(1), 2)
+    final = by[("final return", "marta")]
+    assert final["seeds"] == "6" and by[("final return", "baseline")]["seeds"] == "6"
+    assert pm(final["μ ± σ"]) == pytest.approx((marta.mean(), marta.std()), rel=1e-3)
+    gain = (marta.mean() - base.mean()) / abs(base.mean()) * 100
+    assert float(final["gain %"]) == pytest.approx(gain, abs=0.05)
+    low, high = (float(x) for x in final["gain 95% CI"].strip("[]").split(","))
+    assert low < gain < high
+    assert by[("final return", "baseline")]["gain %"] == "—"
+    assert ("scorecard no_fault", "marta") in by and ("AUC", "marta") in by
+    assert main(["gain", "--baseline", str(tmp_path / "b1"), "--marta", str(tmp_path / "m1")]) == 0
+    assert "final return" in capsys.readouterr().out
+
+
+def test_pooled_gain_refuses_runs_of_different_lengths_and_empty_dirs(tmp_path, capsys):
+    write_run(tmp_path / "b", BASELINE)
+    write_run(tmp_path / "short", MARTA[:, :4])
+    with pytest.raises(ValueError, match="different env steps"):
+        pooled_comparison([tmp_path / "b"], [tmp_path / "short"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="--marta: .*empty.* has no evaluations"):
+        pooled_comparison([tmp_path / "b"], [tmp_path / "empty"])
+    assert main(["gain", "--baseline", str(tmp_path / "b"), "--marta", "nowhere"]) == 2
+    assert "'nowhere' is not a run directory" in capsys.readouterr().err

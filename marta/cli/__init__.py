@@ -8,7 +8,18 @@ import importlib
 import sys
 
 #: command modules, in the order `marta --help` lists them
-COMMANDS = ["envs", "demo", "bench", "solve", "train", "report", "eval", "presets", "reproduce"]
+COMMANDS = [
+    "envs",
+    "demo",
+    "bench",
+    "solve",
+    "train",
+    "report",
+    "gain",
+    "eval",
+    "presets",
+    "reproduce",
+]
 
 
 class CliError(Exception):

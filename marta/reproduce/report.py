@@ -157,10 +157,10 @@ def _compare(
     mean, std = metrics.mean_std(ours)
     has_ours = ours.size > 0
     cells = {
-        "ours (μ ± σ)": _pm(mean, std) if has_ours else NONE,
-        "ours 95% CI": _ci(metrics.bootstrap_ci(ours)) if has_ours else NONE,
-        "paper (μ ± σ)": NONE if theirs is None else _pm(theirs[0], theirs[1]),
-        "ours − paper": _num(mean - theirs[0]) if has_ours and theirs is not None else NONE,
+        "ours (μ ± σ)": format_pm(mean, std) if has_ours else NONE,
+        "ours 95% CI": format_ci(metrics.bootstrap_ci(ours)) if has_ours else NONE,
+        "paper (μ ± σ)": NONE if theirs is None else format_pm(theirs[0], theirs[1]),
+        "ours − paper": format_num(mean - theirs[0]) if has_ours and theirs is not None else NONE,
         "gain % ours": NONE,
         "gain 95% CI": NONE,
         "gain % paper": NONE,
@@ -168,10 +168,10 @@ def _compare(
     if baseline is not None:
         if has_ours and baseline.size:
             gain = metrics.gain_pct(mean, metrics.mean_std(baseline)[0])
-            cells["gain % ours"] = _pct(gain)
-            cells["gain 95% CI"] = _ci(metrics.bootstrap_gain_ci(ours, baseline), pct=True)
+            cells["gain % ours"] = format_pct(gain)
+            cells["gain 95% CI"] = format_ci(metrics.bootstrap_gain_ci(ours, baseline), pct=True)
         if theirs is not None and theirs[2] is not None:
-            cells["gain % paper"] = _pct(theirs[2])
+            cells["gain % paper"] = format_pct(theirs[2])
     return cells
 
 
@@ -206,9 +206,9 @@ def _run_row(run: RunResult) -> dict[str, str]:
         "status": run.status,
         "seeds": f"{run.num_seeds}/{_or_none(run.target_seeds)}",
         "env steps": _steps(run),
-        "final return (μ ± σ)": _pm(*metrics.mean_std(final)) if final.size else NONE,
-        "95% CI": _ci(metrics.bootstrap_ci(final)) if final.size else NONE,
-        "AUC (μ ± σ)": _pm(*metrics.mean_std(aucs)) if aucs.size else NONE,
+        "final return (μ ± σ)": format_pm(*metrics.mean_std(final)) if final.size else NONE,
+        "95% CI": format_ci(metrics.bootstrap_ci(final)) if final.size else NONE,
+        "AUC (μ ± σ)": format_pm(*metrics.mean_std(aucs)) if aucs.size else NONE,
         "wall time": _duration(run.wall_time_s),
         "note": _escape(run.note) or NONE,
     }
@@ -219,7 +219,7 @@ def _scorecard_row(run: RunResult) -> dict[str, str]:
     row = {"preset": f"`{run.preset}`", "run": run.name, "method": run.method}
     for name in SCORECARD_ROWS:
         cell = returns.get(name) or {}
-        row[name] = _pm(cell["mean"], cell["std"]) if {"mean", "std"} <= set(cell) else NONE
+        row[name] = format_pm(cell["mean"], cell["std"]) if {"mean", "std"} <= set(cell) else NONE
     row["fault p"] = _or_none((run.scorecard or {}).get("fault_p"))
     return row
 
@@ -246,23 +246,27 @@ def _steps(run: RunResult) -> str:
     return f"{run.env_steps:,}/{_or_none(run.target_env_steps, '{:,}')}"
 
 
-def _num(value: float) -> str:
+def format_num(value: float) -> str:
+    """Four significant digits; three in scientific notation for large or tiny values."""
     if not np.isfinite(value):
         return "n/a"
     magnitude = abs(value)
     return f"{value:.3g}" if magnitude >= 1e5 or 0 < magnitude < 1e-3 else f"{value:.4g}"
 
 
-def _pm(mean: float, std: float) -> str:
-    return f"{_num(mean)} ± {_num(std)}"
+def format_pm(mean: float, std: float) -> str:
+    """``mean ± std``."""
+    return f"{format_num(mean)} ± {format_num(std)}"
 
 
-def _pct(value: float) -> str:
+def format_pct(value: float) -> str:
+    """A signed percentage with one decimal (``+12.4``), ``n/a`` if not finite."""
     return "n/a" if not np.isfinite(value) else f"{value:+.1f}"
 
 
-def _ci(bounds: tuple[float, float], pct: bool = False) -> str:
-    fmt = _pct if pct else _num
+def format_ci(bounds: tuple[float, float], pct: bool = False) -> str:
+    """``[low, high]`` of a confidence interval (of a percentage if `pct`)."""
+    fmt = format_pct if pct else format_num
     return f"[{fmt(bounds[0])}, {fmt(bounds[1])}]"
 
 

@@ -1,0 +1,100 @@
+"""MARTA against its baseline over seeds pooled from several runs of the same configs.
+
+A replicate of a Table 2 row (the same two configs with another ``--seed``) is a second pair
+of run directories; `pooled_comparison` pools every directory's seeds per method and gives,
+for the final return, the AUC and each scorecard column, mean ± std over the pooled seeds,
+the 95% bootstrap CI of the mean, and MARTA's gain over the baseline with its bootstrap CI
+(the paper's metrics, `marta.reproduce.metrics`). `marta gain` prints it:
+
+    marta gain --baseline results/paper/table2-mpe-maddpg/baseline \\
+        results/mpe-maddpg-seed3/baseline --marta results/paper/table2-mpe-maddpg/marta \\
+        results/mpe-maddpg-seed3/marta
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from marta.reproduce import metrics
+from marta.reproduce.report import format_ci, format_pct, format_pm
+from marta.reproduce.results import RunResult, load_run
+
+NONE = "—"
+
+
+def pooled_comparison(
+    baseline_dirs: Sequence[str | Path], marta_dirs: Sequence[str | Path]
+) -> list[dict[str, str]]:
+    """Rows (metric, method, seeds, μ ± σ, 95% CI, gain %, gain 95% CI) over pooled seeds.
+
+    Final return and AUC come from each seed's evaluation curve; the scorecard rows from
+    ``scorecard.json`` (only the columns every run has).
+
+    Raises:
+        ValueError: a method has no run directory, a directory has no evaluations, or the
+            runs end at different env steps (their AUCs would not be comparable).
+    """
+    runs = {"baseline": _load(baseline_dirs, "baseline"), "marta": _load(marta_dirs, "marta")}
+    ends = {r.path: float(r.steps[-1]) for rs in runs.values() for r in rs}
+    if len(set(ends.values())) > 1:
+        listed = ", ".join(f"{path}: {steps:,.0f}" for path, steps in ends.items())
+        raise ValueError(f"the runs end at different env steps ({listed}); pool equal runs")
+    values = {m: {"final return": _pool(r.final_returns for r in rs)} for m, rs in runs.items()}
+    for m, rs in runs.items():
+        values[m]["AUC"] = _pool(r.aucs for r in rs)
+    for column in _common_scorecard_columns([r for rs in runs.values() for r in rs]):
+        for m, rs in runs.items():
+            values[m][f"scorecard {column}"] = _pool(_scorecard(r, column) for r in rs)
+    rows = []
+    for metric in values["baseline"]:
+        base, marta = values["baseline"][metric], values["marta"][metric]
+        gain = metrics.gain_pct(marta.mean(), base.mean())
+        for method, pooled in (("baseline", base), ("marta", marta)):
+            is_marta = method == "marta"
+            rows.append(
+                {
+                    "metric": metric,
+                    "method": method,
+                    "seeds": str(pooled.size),
+                    "μ ± σ": format_pm(*metrics.mean_std(pooled)),
+                    "95% CI": format_ci(metrics.bootstrap_ci(pooled)),
+                    "gain %": format_pct(gain) if is_marta else NONE,
+                    "gain 95% CI": (
+                        format_ci(metrics.bootstrap_gain_ci(marta, base), pct=True)
+                        if is_marta
+                        else NONE
+                    ),
+                }
+            )
+    return rows
+
+
+def _load(dirs: Sequence[str | Path], method: str) -> list[RunResult]:
+    if not dirs:
+        raise ValueError(f"--{method} needs at least one run directory")
+    runs = []
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise ValueError(f"--{method}: {str(d)!r} is not a run directory")
+        run = load_run(d, preset="", tags={"method": method})
+        if not run.steps.size:
+            raise ValueError(f"--{method}: {str(d)!r} has no evaluations (seed_*/metrics.jsonl)")
+        runs.append(run)
+    return runs
+
+
+def _pool(arrays: object) -> np.ndarray:
+    return np.concatenate([np.asarray(a, dtype=float).reshape(-1) for a in arrays])
+
+
+def _scorecard(run: RunResult, column: str) -> np.ndarray:
+    return np.asarray((run.scorecard or {})["returns"][column]["per_seed"], dtype=float)
+
+
+def _common_scorecard_columns(runs: Sequence[RunResult]) -> list[str]:
+    """Scorecard columns present in every run, in the first run's order."""
+    columns = [list((r.scorecard or {}).get("returns") or {}) for r in runs]
+    return [c for c in columns[0] if all(c in cs for cs in columns[1:])]
