@@ -13,16 +13,14 @@ the 95% bootstrap CI of the mean, and MARTA's gain over the baseline with its bo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from marta.reproduce import metrics
-from marta.reproduce.report import format_ci, format_pct, format_pm
+from marta.reproduce.report import NONE, format_ci, format_pct, format_pm
 from marta.reproduce.results import RunResult, load_run
-
-NONE = "—"
 
 
 def pooled_comparison(
@@ -86,7 +84,7 @@ def _load(dirs: Sequence[str | Path], method: str) -> list[RunResult]:
     return runs
 
 
-def _pool(arrays: object) -> np.ndarray:
+def _pool(arrays: Iterable[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(a, dtype=float).reshape(-1) for a in arrays])
 
 
