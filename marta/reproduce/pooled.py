@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from marta.reproduce import metrics
-from marta.reproduce.report import NONE, format_ci, format_pct, format_pm
+from marta.reproduce.report import NONE, gain_cells, spread_cells
 from marta.reproduce.results import RunResult, load_run
 
 
@@ -40,31 +39,23 @@ def pooled_comparison(
     if len(set(ends.values())) > 1:
         listed = ", ".join(f"{path}: {steps:,.0f}" for path, steps in ends.items())
         raise ValueError(f"the runs end at different env steps ({listed}); pool equal runs")
-    values = {m: {"final return": _pool(r.final_returns for r in rs)} for m, rs in runs.items()}
-    for m, rs in runs.items():
-        values[m]["AUC"] = _pool(r.aucs for r in rs)
-    for column in _common_scorecard_columns([r for rs in runs.values() for r in rs]):
-        for m, rs in runs.items():
-            values[m][f"scorecard {column}"] = _pool(_scorecard(r, column) for r in rs)
+    columns = _common_scorecard_columns([r for rs in runs.values() for r in rs])
+    values = {method: _pooled_metrics(rs, columns) for method, rs in runs.items()}
     rows = []
-    for metric in values["baseline"]:
-        base, marta = values["baseline"][metric], values["marta"][metric]
-        gain = metrics.gain_pct(marta.mean(), base.mean())
+    for metric, base in values["baseline"].items():
+        marta = values["marta"][metric]
+        gain, gain_ci = gain_cells(marta, base)
         for method, pooled in (("baseline", base), ("marta", marta)):
-            is_marta = method == "marta"
+            spread, ci = spread_cells(pooled)
             rows.append(
                 {
                     "metric": metric,
                     "method": method,
                     "seeds": str(pooled.size),
-                    "μ ± σ": format_pm(*metrics.mean_std(pooled)),
-                    "95% CI": format_ci(metrics.bootstrap_ci(pooled)),
-                    "gain %": format_pct(gain) if is_marta else NONE,
-                    "gain 95% CI": (
-                        format_ci(metrics.bootstrap_gain_ci(marta, base), pct=True)
-                        if is_marta
-                        else NONE
-                    ),
+                    "μ ± σ": spread,
+                    "95% CI": ci,
+                    "gain %": gain if method == "marta" else NONE,
+                    "gain 95% CI": gain_ci if method == "marta" else NONE,
                 }
             )
     return rows
@@ -82,6 +73,15 @@ def _load(dirs: Sequence[str | Path], method: str) -> list[RunResult]:
             raise ValueError(f"--{method}: {str(d)!r} has no evaluations (seed_*/metrics.jsonl)")
         runs.append(run)
     return runs
+
+
+def _pooled_metrics(runs: Sequence[RunResult], columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Metric name -> the values of every seed of `runs`, concatenated."""
+    return {
+        "final return": _pool(r.final_returns for r in runs),
+        "AUC": _pool(r.aucs for r in runs),
+        **{f"scorecard {c}": _pool(_scorecard(r, c) for r in runs) for c in columns},
+    }
 
 
 def _pool(arrays: Iterable[np.ndarray]) -> np.ndarray:

@@ -154,25 +154,40 @@ def _compare(
     theirs: tuple[float, float, float | None] | None,
 ) -> dict[str, str]:
     """Ours vs the paper's mean ± std, their difference, gains (MARTA rows) and 95% CIs."""
-    mean, std = metrics.mean_std(ours)
+    mean = metrics.mean_std(ours)[0]
     has_ours = ours.size > 0
+    spread, ci = spread_cells(ours)
     cells = {
-        "ours (μ ± σ)": format_pm(mean, std) if has_ours else NONE,
-        "ours 95% CI": format_ci(metrics.bootstrap_ci(ours)) if has_ours else NONE,
-        "paper (μ ± σ)": NONE if theirs is None else format_pm(theirs[0], theirs[1]),
-        "ours − paper": format_num(mean - theirs[0]) if has_ours and theirs is not None else NONE,
+        "ours (μ ± σ)": spread,
+        "ours 95% CI": ci,
+        "paper (μ ± σ)": NONE if theirs is None else _pm(theirs[0], theirs[1]),
+        "ours − paper": _num(mean - theirs[0]) if has_ours and theirs is not None else NONE,
         "gain % ours": NONE,
         "gain 95% CI": NONE,
         "gain % paper": NONE,
     }
     if baseline is not None:
-        if has_ours and baseline.size:
-            gain = metrics.gain_pct(mean, metrics.mean_std(baseline)[0])
-            cells["gain % ours"] = format_pct(gain)
-            cells["gain 95% CI"] = format_ci(metrics.bootstrap_gain_ci(ours, baseline), pct=True)
+        cells["gain % ours"], cells["gain 95% CI"] = gain_cells(ours, baseline)
         if theirs is not None and theirs[2] is not None:
-            cells["gain % paper"] = format_pct(theirs[2])
+            cells["gain % paper"] = _pct(theirs[2])
     return cells
+
+
+def spread_cells(values: np.ndarray) -> tuple[str, str]:
+    """(``mean ± std``, ``[low, high]`` 95% bootstrap CI of the mean) of per-seed values;
+    NONE twice when there are none."""
+    if not values.size:
+        return NONE, NONE
+    return _pm(*metrics.mean_std(values)), _ci(metrics.bootstrap_ci(values))
+
+
+def gain_cells(marta: np.ndarray, baseline: np.ndarray) -> tuple[str, str]:
+    """(gain %, its 95% bootstrap CI) of MARTA's seed mean over the baseline's
+    (`metrics.gain_pct`, `metrics.bootstrap_gain_ci`); NONE twice if either has no seeds."""
+    if not (marta.size and baseline.size):
+        return NONE, NONE
+    gain = metrics.gain_pct(metrics.mean_std(marta)[0], metrics.mean_std(baseline)[0])
+    return _pct(gain), _ci(metrics.bootstrap_gain_ci(marta, baseline), pct=True)
 
 
 def _paper_numbers(
@@ -198,7 +213,7 @@ def _run_by_method(preset: PresetResult, method: str) -> RunResult | None:
 
 # ------------------------------------------------------------------------------ other tables
 def _run_row(run: RunResult) -> dict[str, str]:
-    final, aucs = run.final_returns, run.aucs
+    final_spread, final_ci = spread_cells(run.final_returns)
     return {
         "preset": f"`{run.preset}`",
         "run": run.name,
@@ -206,9 +221,9 @@ def _run_row(run: RunResult) -> dict[str, str]:
         "status": run.status,
         "seeds": f"{run.num_seeds}/{_or_none(run.target_seeds)}",
         "env steps": _steps(run),
-        "final return (μ ± σ)": format_pm(*metrics.mean_std(final)) if final.size else NONE,
-        "95% CI": format_ci(metrics.bootstrap_ci(final)) if final.size else NONE,
-        "AUC (μ ± σ)": format_pm(*metrics.mean_std(aucs)) if aucs.size else NONE,
+        "final return (μ ± σ)": final_spread,
+        "95% CI": final_ci,
+        "AUC (μ ± σ)": spread_cells(run.aucs)[0],
         "wall time": _duration(run.wall_time_s),
         "note": _escape(run.note) or NONE,
     }
@@ -219,7 +234,7 @@ def _scorecard_row(run: RunResult) -> dict[str, str]:
     row = {"preset": f"`{run.preset}`", "run": run.name, "method": run.method}
     for name in SCORECARD_ROWS:
         cell = returns.get(name) or {}
-        row[name] = format_pm(cell["mean"], cell["std"]) if {"mean", "std"} <= set(cell) else NONE
+        row[name] = _pm(cell["mean"], cell["std"]) if {"mean", "std"} <= set(cell) else NONE
     row["fault p"] = _or_none((run.scorecard or {}).get("fault_p"))
     return row
 
@@ -246,7 +261,7 @@ def _steps(run: RunResult) -> str:
     return f"{run.env_steps:,}/{_or_none(run.target_env_steps, '{:,}')}"
 
 
-def format_num(value: float) -> str:
+def _num(value: float) -> str:
     """Four significant digits; three in scientific notation for large or tiny values."""
     if not np.isfinite(value):
         return "n/a"
@@ -254,19 +269,19 @@ def format_num(value: float) -> str:
     return f"{value:.3g}" if magnitude >= 1e5 or 0 < magnitude < 1e-3 else f"{value:.4g}"
 
 
-def format_pm(mean: float, std: float) -> str:
+def _pm(mean: float, std: float) -> str:
     """``mean ± std``."""
-    return f"{format_num(mean)} ± {format_num(std)}"
+    return f"{_num(mean)} ± {_num(std)}"
 
 
-def format_pct(value: float) -> str:
+def _pct(value: float) -> str:
     """A signed percentage with one decimal (``+12.4``), ``n/a`` if not finite."""
     return "n/a" if not np.isfinite(value) else f"{value:+.1f}"
 
 
-def format_ci(bounds: tuple[float, float], pct: bool = False) -> str:
+def _ci(bounds: tuple[float, float], pct: bool = False) -> str:
     """``[low, high]`` of a confidence interval (of a percentage if `pct`)."""
-    fmt = format_pct if pct else format_num
+    fmt = _pct if pct else _num
     return f"[{fmt(bounds[0])}, {fmt(bounds[1])}]"
 
 

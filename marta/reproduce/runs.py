@@ -345,11 +345,10 @@ class StatusFile:
             "budget": budget,
             "presets": listed + [p for p in presets if p not in listed],
             "marta_version": marta.__version__,
-            "wall_time_s": None,
+            "wall_time_s": _total_wall_time(self.sittings),
             "sittings": self.sittings,
             "runs": dict(old.get("runs") or {}),
         }
-        self.sitting_time(0.0)
 
     def set(self, key: str, status: str, *, add_wall_time_s: float = 0.0, error: str = "") -> None:
         """Records a run's status; its wall time adds up over the attempts that ran it."""
@@ -365,11 +364,15 @@ class StatusFile:
     def sitting_time(self, wall_time_s: float) -> None:
         """Records this sitting's wall time so far (the total is the sum over sittings)."""
         self.sittings[-1]["wall_time_s"] = round(wall_time_s, 3)
-        self.data["wall_time_s"] = round(sum(s["wall_time_s"] for s in self.sittings), 3)
+        self.data["wall_time_s"] = _total_wall_time(self.sittings)
         self.write()
 
     def write(self) -> None:
         atomic_write_text(self.path, json.dumps(self.data, indent=2) + "\n")
+
+
+def _total_wall_time(sittings: Sequence[Mapping[str, Any]]) -> float:
+    return round(sum(float(s.get("wall_time_s") or 0.0) for s in sittings), 3)
 
 
 def read_status(out: Path) -> dict[str, Any] | None:
