@@ -9,7 +9,7 @@ operations from the network sizes (`update_flops`; XLA's own cost analysis count
 of the GRU's shape (rows = batch x agents, 64 -> 192) on the same core, so the two rates can
 be compared:
 
-    python benchmarks/update_flops.py --env lbf-5x5-4p-1f --env tj-6
+    python benchmarks/update_flops.py --env lbf-5x5-4p-1f --env tj-6 [--batch-size 32 ...]
 
 Run it pinned to one core (``taskset -c 0``) with XLA single-threaded, as training runs.
 """
@@ -54,19 +54,28 @@ def update_flops(spec: dict, config: ValueLearnerConfig, steps: int) -> float:
     return 4.0 * forward * config.batch_size * n * (steps + 1)
 
 
-def measure(env_id: str, learner_name: str, seeds: int, repeats: int) -> dict[str, float]:
-    """GFLOP per update, update time and rates for one env (all seeds vmapped)."""
-    env = marta.envs.make(env_id)
-    config = ValueLearnerConfig()
+def seed_update(env, learner_name: str, config: ValueLearnerConfig, seeds: int) -> tuple:
+    """(compiled update vmapped over `seeds`, its arguments): the update the trainer runs, on
+    one batch of `config.batch_size` random full-length episodes per seed."""
     learner = make_learner(learner_name, config, env.spec)
     keys = jax.random.split(jax.random.key(0), seeds)
     state = jax.vmap(learner.init)(keys)
     batch = jax.vmap(
         lambda k: random_episodes(k, env.spec, config.batch_size, env.spec["max_steps"])
     )(keys)
-    update = jax.jit(vmap_seeds(learner.update))
+    return jax.jit(vmap_seeds(learner.update)), (keys, state, batch)
+
+
+def measure(
+    env_id: str, learner_name: str, seeds: int, repeats: int, batch_size: int = 32
+) -> dict[str, float]:
+    """GFLOP per update, update time and rates for one env (all seeds vmapped), on a batch of
+    `batch_size` full-length episodes."""
+    env = marta.envs.make(env_id)
+    config = ValueLearnerConfig(batch_size=batch_size)
+    update, args = seed_update(env, learner_name, config, seeds)
     flops = seeds * update_flops(env.spec, config, env.spec["max_steps"])
-    seconds = best_time(update, keys, state, batch, repeats=repeats)
+    seconds = best_time(update, *args, repeats=repeats)
 
     rows = config.batch_size * env.spec["num_agents"]
     h = jnp.ones((seeds, rows, config.hidden_dim))
@@ -82,23 +91,29 @@ def measure(env_id: str, learner_name: str, seeds: int, repeats: int) -> dict[st
     }
 
 
-def parse_update_args(description: str) -> argparse.Namespace:
-    """The options of the update benchmarks (this script and update_trim.py): --env
+def update_parser(description: str) -> argparse.ArgumentParser:
+    """The options shared by the update benchmarks (this script and update_trim.py): --env
     (repeatable), --learner, --seeds, --repeats."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--env", action="append", help="env id (repeatable)")
     parser.add_argument("--learner", default="qmix", choices=("iql", "vdn", "qmix"))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5)
-    return parser.parse_args()
+    return parser
 
 
 def main() -> None:
-    args = parse_update_args(__doc__.splitlines()[0])
+    parser = update_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--batch-size", type=int, action="append", help="episodes per batch (repeatable; 32)"
+    )
+    args = parser.parse_args()
     print(f"{args.learner}, {args.seeds} seeds vmapped, batch of full-length episodes")
     for env_id in args.env or ["lbf-5x5-4p-1f"]:
-        row = measure(env_id, args.learner, args.seeds, args.repeats)
-        print(env_id, "  ".join(f"{k} {v:.1f}" for k, v in row.items()), flush=True)
+        for batch_size in args.batch_size or [32]:
+            row = measure(env_id, args.learner, args.seeds, args.repeats, batch_size)
+            cells = "  ".join(f"{k} {v:.1f}" for k, v in row.items())
+            print(f"{env_id} batch {batch_size}  {cells}", flush=True)
 
 
 if __name__ == "__main__":

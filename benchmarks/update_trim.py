@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from update_flops import best_time, parse_update_args  # benchmarks/, run as a script
+from update_flops import best_time, update_parser  # benchmarks/, run as a script
 
 import marta.envs
 from marta.learners import ValueLearnerConfig, make_learner
@@ -66,7 +66,7 @@ def with_lengths(batch, lengths: jax.Array):
 
 
 def main() -> None:
-    args = parse_update_args(__doc__.splitlines()[0])
+    args = update_parser(__doc__.splitlines()[0]).parse_args()
     print(f"{args.learner}, {args.seeds} seeds vmapped, batch of {BATCH} episodes, update ms")
     labels = [label for label, _, _ in CONFIGS]
     print("| env | batch | " + " | ".join(labels) + " | best speed-up |")
