@@ -75,6 +75,20 @@ def test_budgets_follow_the_issue():
             assert smoke.train.num_segments >= 2  # something to resume from
 
 
+def test_fast_budget_is_the_paper_protocol_with_fewer_updates():
+    """`fast` differs from `paper` only in the update ratio (2.5x the parallel envs, hence
+    one update per 2.5x the env steps) and a 2.5x larger learning rate."""
+    for preset in load_presets():
+        for run in preset.runs:
+            paper = resolve_config(preset, run, "paper").to_dict()
+            fast = resolve_config(preset, run, "fast").to_dict()
+            assert fast["train"]["num_envs"] == 2.5 * paper["train"]["num_envs"]
+            assert fast["learner"]["lr"] == pytest.approx(2.5 * paper["learner"]["lr"])
+            for config in (paper, fast):
+                del config["train"]["num_envs"], config["learner"]["lr"]
+            assert fast == paper, (preset.name, run.name)
+
+
 def test_swept_tags_match_the_configs():
     seen = {}
     for preset in load_presets():

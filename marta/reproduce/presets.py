@@ -4,8 +4,8 @@ How to read this file: a preset (``marta/reproduce/presets/<name>.yaml``, listed
 ``marta presets``) names one experiment of the paper (Table 2's rows, Figures 2-5, the MARTA-B
 budget sweep) as a partial config ``base`` shared by its ``runs``, each run adding its own
 ``overrides`` (dotted config fields) and ``tags`` (what the report groups by: ``method`` and
-the swept value). A compute budget (``smoke``, ``demo``, ``quick``, ``paper``) adds the overrides of
-``budgets.yaml`` for the preset's environment family (the env id's prefix: ``lbf``, ``tj``,
+the swept value). A compute budget (``smoke``, ``demo``, ``quick``, ``fast``, ``paper``) adds the
+overrides of ``budgets.yaml`` for the preset's environment family (the env id's prefix: ``lbf``, ``tj``,
 ``mpe``), then the preset's own ``budgets`` section. Resolving a run layers, lowest first::
 
     ExperimentConfig defaults < base < budget overrides < the run's overrides
@@ -27,7 +27,7 @@ import yaml
 from marta.experiments.config import ExperimentConfig, merge, read_yaml
 from marta.validation import require
 
-Budget = Literal["smoke", "demo", "quick", "paper"]
+Budget = Literal["smoke", "demo", "quick", "fast", "paper"]
 Experiment = Literal[
     "table2", "cost_sweep", "case", "p_sweep", "heatmap", "team_size", "budget_sweep"
 ]
