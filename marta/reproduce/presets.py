@@ -4,10 +4,10 @@ How to read this file: a preset (``marta/reproduce/presets/<name>.yaml``, listed
 ``marta presets``) names one experiment of the paper (Table 2's rows, Figures 2-5, the MARTA-B
 budget sweep) as a partial config ``base`` shared by its ``runs``, each run adding its own
 ``overrides`` (dotted config fields) and ``tags`` (what the report groups by: ``method`` and
-the swept value). A compute budget (``smoke``, ``demo``, ``quick``, ``fast``, ``paper``) adds the
-overrides of ``budgets.yaml`` for the preset's environment family (the env id's prefix:
-``lbf``, ``tj``, ``mpe``), then the preset's own ``budgets`` section. Resolving a run layers, lowest
-first::
+the swept value). A compute budget (``smoke``, ``demo``, ``quick``, ``fast``, ``paper``) adds
+the overrides of ``budgets.yaml`` for the preset's environment family (the env id's prefix:
+``lbf``, ``tj``, ``mpe``), then the preset's own ``budgets`` section. Resolving a run
+layers, lowest first::
 
     ExperimentConfig defaults < base < budget overrides < the run's overrides
 

@@ -5,7 +5,7 @@
 # (results/tj4-vdn-fewer-updates: baseline and marta, seeds 0-2; results/mpe-maddpg-fewer-updates;
 # the tj-6 QMIX baseline had stopped at 510k env steps); they were linked into the output
 # directory (`marta reproduce` found them done, or resumed the tj-6 one, after checking that
-# their configs are those of the budget). The other runs, two at a time:
+# their configs are those of the budget).
 cd "$(dirname "$0")/../.."
 mkdir -p runs/fast/table2-tj-vdn runs/fast/table2-mpe-maddpg runs/fast/table2-tj-qmix
 cp -al runs/tj4-vdn-e40/baseline-lr2.5x runs/fast/table2-tj-vdn/baseline
@@ -13,7 +13,8 @@ cp -al runs/tj4-vdn-e40/marta-lr2.5x runs/fast/table2-tj-vdn/marta
 cp -al runs/mpe-maddpg-e40/baseline runs/fast/table2-mpe-maddpg/baseline
 cp -al runs/mpe-maddpg-e40/marta runs/fast/table2-mpe-maddpg/marta
 cp -al runs/tj6-qmix-e40/baseline-lr2.5x runs/fast/table2-tj-qmix/baseline
-# --force: the directory holds those runs but no reproduce.json yet (no run differs)
+# The other eight runs, two at a time. --force: the directory holds the linked runs but no
+# reproduce.json yet (no run differs, so nothing is replaced)
 .venv/bin/marta reproduce --only table2 --budget fast --out runs/fast --force
 # small files only (no checkpoints, no compilation cache), then the report from them
 tar -C runs/fast --exclude=./.jax-cache --exclude='*/checkpoints' -cf - . | tar -C results/fast -xf -
