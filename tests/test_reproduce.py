@@ -89,6 +89,32 @@ def test_fast_budget_is_the_paper_protocol_with_fewer_updates():
             assert fast == paper, (preset.name, run.name)
 
 
+def test_fast_scales_the_learning_rate_a_preset_or_run_sets():
+    """budgets.yaml's `scale` multiplies after every layer: a preset's own lr and a run's lr
+    override both become 2.5x larger under `fast`, instead of being replaced by one number."""
+    base = {**CHEAP["base"], "learner": {"lr": 0.002}}
+    runs = [CHEAP["runs"][0], {**CHEAP["runs"][1], "overrides": {"learner.lr": 0.0001}}]
+    preset = preset_from_dict({**CHEAP, "base": base, "runs": runs}, source="test")
+    lrs = {
+        run.name: tuple(resolve_config(preset, run, b).learner.lr for b in ("paper", "fast"))
+        for run in preset.runs
+    }
+    assert lrs == {"baseline-p0.1": (0.002, 0.005), "baseline-p0.3": (0.0001, 0.00025)}
+    assert preset.to_dict("fast")["scale"] == {"learner.lr": 2.5}
+
+
+def test_bad_budget_scales_are_refused(tmp_path, monkeypatch):
+    budgets = tmp_path / "budgets.yaml"
+    monkeypatch.setattr("marta.reproduce.presets.BUDGETS_FILE", budgets)
+    budgets.write_text("fast:\n  scale: {learner.lr: -1}\n")
+    with pytest.raises(ValueError, match=r"fast\.scale\.learner\.lr must be a positive number"):
+        preset_from_dict(CHEAP, source="test")
+    budgets.write_text("fast:\n  scale: {train.num_envs: 2}\n")
+    preset = preset_from_dict(CHEAP, source="test")
+    with pytest.raises(ValueError, match="budget fast: scale.train.num_envs must be a float"):
+        resolve_config(preset, preset.runs[0], "fast")
+
+
 def test_swept_tags_match_the_configs():
     seen = {}
     for preset in load_presets():

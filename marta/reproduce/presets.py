@@ -11,8 +11,10 @@ layers, lowest first::
 
     ExperimentConfig defaults < base < budget overrides < the run's overrides
 
-and validates the result (`marta.experiments.config.ExperimentConfig.from_dict`), so a bad
-preset fails before anything is compiled. The YAML schema is in docs/reproduce.md.
+then multiplies the fields of the budget's ``scale`` section (``fast``: the learning rate
+x2.5, whatever lr the preset or run sets), and validates the result
+(`marta.experiments.config.ExperimentConfig.from_dict`), so a bad preset fails before
+anything is compiled. The YAML schema is in docs/reproduce.md.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ class Preset:
     """a partial `ExperimentConfig` in config.yaml layout, shared by the runs"""
     budgets: Mapping[str, Mapping[str, Any]]
     """budget -> dotted config fields -> values (budgets.yaml's family defaults merged in)"""
+    scales: Mapping[str, Mapping[str, float]]
+    """budget -> dotted float fields -> factors applied after every layer (budgets.yaml's
+    ``scale``; only budgets that have one)"""
     runs: tuple[PresetRun, ...]
     """the runs, in order"""
 
@@ -91,7 +96,8 @@ class Preset:
         return str(self.base["env_id"]).split("-")[0]
 
     def to_dict(self, budget: str | None = None) -> dict[str, Any]:
-        """YAML-ready data; with `budget`, as resolved for it (adds ``budget: B``)."""
+        """YAML-ready data; with `budget`, as resolved for it (adds ``budget: B`` and the
+        budget's ``scale`` factors, if any)."""
         data: dict[str, Any] = {
             "name": self.name,
             "experiment": self.experiment,
@@ -103,6 +109,8 @@ class Preset:
             data["budget"] = budget
         data["base"] = _plain(self.base)
         data["budgets"] = _plain(self.budgets)
+        if budget in self.scales:
+            data["scale"] = _plain(self.scales[budget])
         data["runs"] = [
             {"name": r.name, "tags": dict(r.tags), "overrides": _plain(r.overrides)}
             for r in self.runs
@@ -220,6 +228,7 @@ def preset_from_dict(data: Any, *, source: str, name: str | None = None) -> Pres
         paper_row=dict(paper_row) if paper_row is not None else None,
         base=dict(base),
         budgets=budgets,
+        scales=_scales(),
         runs=parsed,
     )
 
@@ -277,12 +286,31 @@ def _budgets(own: Any, family: str, where: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _scales() -> dict[str, dict[str, float]]:
+    """budgets.yaml's ``scale`` sections: budget -> dotted field -> positive factor."""
+    out = {}
+    for budget, layers in read_yaml(BUDGETS_FILE).items():
+        scale = (layers or {}).get("scale")
+        if scale is None:
+            continue
+        where = f"{BUDGETS_FILE.name}: {budget}.scale"
+        require(isinstance(scale, Mapping), where, "a mapping of dotted fields", scale)
+        for key, factor in scale.items():
+            ok = isinstance(factor, int | float) and not isinstance(factor, bool) and factor > 0
+            require(ok, f"{where}.{key}", "a positive number", factor)
+        out[budget] = {str(k): float(v) for k, v in scale.items()}
+    return out
+
+
 # ------------------------------------------------------------------------------ resolving
 def resolve_config(preset: Preset, run: PresetRun, budget: str) -> ExperimentConfig:
-    """The validated config of `run` under `budget`: defaults < base < budget < run.
+    """The validated config of `run` under `budget`: defaults < base < budget < run, then the
+    budget's ``scale`` factors.
 
     A budget's ``marta.*`` fields (e.g. the Switcher's buffer size) are left out of a run
-    without a ``marta`` section, so they never turn plain training into MARTA.
+    without a ``marta`` section, so they never turn plain training into MARTA. A scaled field
+    must be a float of the config (``learner.lr``); the product is rounded to 12 significant
+    digits, so that 0.0005 x 2.5 reads 0.00125.
 
     Raises:
         ValueError: unknown budget, or an invalid field or value (prefixed with the run).
@@ -294,9 +322,26 @@ def resolve_config(preset: Preset, run: PresetRun, budget: str) -> ExperimentCon
         {k: v for k, v in preset.budgets[budget].items() if has_marta or k.split(".")[0] != "marta"}
     )
     try:
-        return ExperimentConfig.from_dict(merge(merge(preset.base, budget_part), run_part))
+        config = ExperimentConfig.from_dict(merge(merge(preset.base, budget_part), run_part))
+        scale = preset.scales.get(budget)
+        return ExperimentConfig.from_dict(_scaled(config.to_dict(), scale)) if scale else config
     except ValueError as err:
         raise ValueError(f"preset {preset.name}, run {run.name}, budget {budget}: {err}") from None
+
+
+def _scaled(data: dict[str, Any], scale: Mapping[str, float]) -> dict[str, Any]:
+    """`data` (a config's `to_dict`) with its dotted float fields multiplied, in place."""
+    for key, factor in scale.items():
+        *path, leaf = key.split(".")
+        node: Any = data
+        for part in path:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is None and path[:1] == ["marta"]:
+            continue  # no marta section: as for the budget's marta.* overrides
+        value = node.get(leaf) if isinstance(node, Mapping) else None
+        require(isinstance(value, float), f"scale.{key}", "a float field of the config", value)
+        node[leaf] = float(f"{value * factor:.12g}")
+    return data
 
 
 def nest(dotted: Mapping[str, Any]) -> dict[str, Any]:
