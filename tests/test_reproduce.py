@@ -23,7 +23,7 @@ import pytest
 from marta.cli import main
 from marta.experiments.checkpoint import read_checkpoint_info
 from marta.experiments.compile_cache import resolve_cache_dir
-from marta.experiments.config import save_config
+from marta.experiments.config import load_config, save_config
 from marta.experiments.io import read_jsonl
 from marta.experiments.runner import run_experiment
 from marta.reproduce.presets import (
@@ -351,6 +351,27 @@ def test_local_backend_resumes_a_killed_run_and_skips_finished_ones(tmp_path, co
     assert (third.skipped, third.done) == (2, 2)
     changed = {p for p in stamps if p.stat().st_mtime_ns != stamps[p]}
     assert changed == {out / "reproduce.json"} | {out / preset.name / "preset.yaml"}
+
+
+def test_a_seed_replicate_reruns_every_run_with_another_base_seed(tmp_path, compile_cache):
+    """`--seed S`: the same runs with base seed S, recorded in reproduce.json and the report
+    header; rerunning that output without it is refused (its runs differ in seed)."""
+    from marta.reproduce.report import write_report
+
+    preset = preset_from_dict(CHEAP, source="test")
+    with pytest.raises(ValueError, match="--seed must be an integer >= 0"):
+        plan_runs([preset], "smoke", seed=-1)
+    out = tmp_path / "replicate"
+    summary = reproduce([preset], "smoke", out, workers=1, seed=3, cache_dir=compile_cache)
+    assert (summary.done, summary.failed) == (2, ())
+    for spec in plan_runs([preset], "smoke"):
+        assert spec.config.seed == 0
+        saved = load_config(out / spec.key / "config.yaml")
+        assert saved == spec.config.replace(seed=3, out_dir=saved.out_dir)
+    assert read_status(out)["seed"] == 3
+    assert "base seed 3 (`--seed`)" in write_report(out).read_text()
+    with pytest.raises(ValueError, match="differs in seed"):
+        reproduce([preset], "smoke", out, workers=1, cache_dir=compile_cache)
 
 
 def _unlocked(run_dir: Path) -> bool:

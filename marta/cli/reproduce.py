@@ -3,6 +3,7 @@
     marta reproduce --budget smoke --out runs/smoke
     marta reproduce --only table2 fig3-p-sweep --budget quick --out runs/quick
     marta reproduce --budget paper --out /shared/marta --backend ray --address auto
+    marta reproduce --only table2 --budget fast --seed 3 --out runs/fast-s3   # a replicate
 
 Finished runs are skipped and interrupted ones resumed when the command is run again; runs
 of a different config in --out are refused unless --force. Exit status: 0 every run done,
@@ -44,6 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--budget", required=True, choices=BUDGETS, help="compute budget")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="S",
+        help="every run's base seed instead of the presets' (0): a replicate of the same "
+        "experiments on other seeds; pool the replicates with `marta gain`",
+    )
     p.add_argument(
         "--backend",
         choices=("local", "ray"),
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             address=args.address,
             max_retries=args.max_retries,
             force=args.force,
+            seed=args.seed,
             cache_dir=None if str(cache).lower() == "none" else cache,
         )
     except KeyboardInterrupt:

@@ -114,6 +114,8 @@ class Reproduction:
 
     out_dir: Path
     budget: str | None
+    seed: int | None
+    """every run's base seed, where ``marta reproduce --seed`` gave one"""
     marta_version: str | None
     wall_time_s: float | None
     """the sum of the sittings' wall times (``reproduce.json``)"""
@@ -146,6 +148,7 @@ def load_reproduction(out_dir: str | Path) -> Reproduction:
     return Reproduction(
         out_dir=out_dir,
         budget=None if record.get("budget") is None else str(record["budget"]),
+        seed=record["seed"] if isinstance(record.get("seed"), int) else None,
         marta_version=record.get("marta_version"),
         wall_time_s=_float_or_none(record.get("wall_time_s")),
         sittings=tuple(read_sittings(record)),

@@ -84,17 +84,26 @@ class RunState:
     """conflict: the config fields that differ"""
 
 
-def plan_runs(presets: Sequence[Preset], budget: str) -> list[RunSpec]:
+def plan_runs(presets: Sequence[Preset], budget: str, *, seed: int | None = None) -> list[RunSpec]:
     """Every run of `presets` under `budget`, in preset and run order (validated).
 
+    `seed`, if given, replaces every run's base seed (``--seed``: a replicate of the same
+    experiments on other seeds, to pool with `marta gain`).
+
     Raises:
-        ValueError: a run whose config is invalid (names the preset, run and field).
+        ValueError: a run whose config is invalid (names the preset, run and field), or a
+            negative `seed`.
     """
-    return [
-        RunSpec(preset=p.name, run=r.name, config=resolve_config(p, r, budget))
-        for p in presets
-        for r in p.runs
-    ]
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"--seed must be an integer >= 0, got {seed!r}")
+    specs = []
+    for p in presets:
+        for r in p.runs:
+            config = resolve_config(p, r, budget)
+            if seed is not None:
+                config = config.replace(seed=seed)
+            specs.append(RunSpec(preset=p.name, run=r.name, config=config))
+    return specs
 
 
 def inspect_run(spec: RunSpec, out: Path) -> RunState:
@@ -152,6 +161,7 @@ def reproduce(
     address: str | None = None,
     max_retries: int = 3,
     force: bool = False,
+    seed: int | None = None,
     cache_dir: str | Path | None = CACHE_DIR,
     stream: Any = None,
 ) -> Summary:
@@ -169,6 +179,8 @@ def reproduce(
         max_retries: ray only: retries of a task whose worker died.
         force: replace runs of a different config (their results are deleted) instead of
             refusing, and write into a non-empty directory that is not a reproduce output.
+        seed: every run's base seed instead of the presets' (`plan_runs`); recorded in
+            ``reproduce.json``.
         cache_dir: JAX's persistent compilation cache (relative paths are under `out`);
             None disables it.
         stream: where progress lines go (default: standard error).
@@ -189,7 +201,7 @@ def reproduce(
         raise ValueError(f"--workers must be an integer >= 1, got {workers}")
     if max_retries < 0:
         raise ValueError(f"--max-retries must be an integer >= 0, got {max_retries}")
-    specs = plan_runs(presets, budget)
+    specs = plan_runs(presets, budget, seed=seed)
     _check_output_directory(out, force)
     states = {spec.key: inspect_run(spec, out) for spec in specs}
     conflicts = [k for k, state in states.items() if state.action == "conflict"]
@@ -207,7 +219,9 @@ def reproduce(
     for preset in presets:
         (out / preset.name).mkdir(exist_ok=True)
         atomic_write_text(out / preset.name / PRESET_FILE, preset.to_yaml(budget))
-    status = StatusFile(out, budget, [p.name for p in presets], backend=backend, workers=workers)
+    status = StatusFile(
+        out, budget, [p.name for p in presets], backend=backend, workers=workers, seed=seed
+    )
     for spec in specs:
         action = states[spec.key].action
         done = action == "done"
@@ -319,7 +333,8 @@ class _Progress:
 
 # ------------------------------------------------------------------------- reproduce.json
 class StatusFile:
-    """``OUT/reproduce.json``: budget, presets, marta version, wall time, per-run status.
+    """``OUT/reproduce.json``: budget, ``--seed`` if given, presets, marta version, wall time,
+    per-run status.
 
     Entries of runs outside the current plan (other presets run earlier into the same OUT)
     are kept. ``sittings`` lists every invocation of `marta reproduce` into OUT (start time,
@@ -328,7 +343,14 @@ class StatusFile:
     """
 
     def __init__(
-        self, out: Path, budget: str, presets: Sequence[str], *, backend: str, workers: int
+        self,
+        out: Path,
+        budget: str,
+        presets: Sequence[str],
+        *,
+        backend: str,
+        workers: int,
+        seed: int | None = None,
     ) -> None:
         self.path = out / STATUS_FILE
         old = read_status(out) or {}
@@ -343,6 +365,7 @@ class StatusFile:
         ]
         self.data: dict[str, Any] = {
             "budget": budget,
+            **({} if seed is None else {"seed": seed}),
             "presets": listed + [p for p in presets if p not in listed],
             "marta_version": marta.__version__,
             "wall_time_s": _total_wall_time(self.sittings),
