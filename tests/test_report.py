@@ -19,7 +19,7 @@ import yaml
 from marta.cli import main
 from marta.experiments.checkpoint import save_checkpoint
 from marta.experiments.io import append_jsonl
-from marta.reproduce.pooled import pooled_comparison
+from marta.reproduce.pooled import pooled_comparison, pooled_table2
 from marta.reproduce.report import write_report
 from marta.reproduce.results import load_run
 
@@ -37,6 +37,7 @@ def write_run(
     extra: dict[str, np.ndarray] | None = None,
     scorecard: bool = True,
     activation_map: dict | None = None,
+    seed: int = 0,
 ) -> None:
     """A run directory whose seed k logged ``curves[k]`` as eval_return_mean.
 
@@ -49,6 +50,7 @@ def write_run(
         "env_id": "lbf-5x5-4p-1f",
         "learner_name": "qmix",
         "num_seeds": num_seeds,
+        "seed": seed,
         "train": {"total_env_steps": segments * EVAL_INTERVAL, "eval_interval": EVAL_INTERVAL},
         "marta": {"method": "marta"},
     }
@@ -349,7 +351,7 @@ def test_cli_report_refuses_a_directory_without_presets(tmp_path, capsys):
 def test_pooled_gain_pools_the_seeds_of_every_run(tmp_path, capsys):
     """Two replicates of 3 seeds each: the gain and its CI are those of the 6 pooled seeds."""
     for name, curves in (("b1", BASELINE), ("b2", BASELINE + 0.1), ("m1", MARTA), ("m2", MARTA)):
-        write_run(tmp_path / name, curves)
+        write_run(tmp_path / name, curves, seed=3 if name.endswith("2") else 0)
     rows = pooled_comparison([tmp_path / "b1", tmp_path / "b2"], [tmp_path / "m1", tmp_path / "m2"])
     by = {(r["metric"], r["method"]): r for r in rows}
     base = np.concatenate([BASELINE[:, -5:].mean(1), BASELINE[:, -5:].mean(1) + 0.1])
@@ -365,6 +367,54 @@ def test_pooled_gain_pools_the_seeds_of_every_run(tmp_path, capsys):
     assert ("scorecard no_fault", "marta") in by and ("AUC", "marta") in by
     assert main(["gain", "--baseline", str(tmp_path / "b1"), "--marta", str(tmp_path / "m1")]) == 0
     assert "final return" in capsys.readouterr().out
+
+
+def test_pooled_gain_refuses_to_count_the_same_seeds_twice(tmp_path):
+    for name in ("b1", "b2", "m"):
+        write_run(tmp_path / name, BASELINE)
+    with pytest.raises(ValueError, match="--baseline: .*b2.* and .*b1.* both have base seed 0"):
+        pooled_comparison([tmp_path / "b1", tmp_path / "b2"], [tmp_path / "m"])
+    with pytest.raises(ValueError, match="both have base seed 0"):
+        pooled_comparison([tmp_path / "b1"], [tmp_path / "m", tmp_path / "m"])
+
+
+def _replicate(out: Path, seed: int, budget: str = "fast") -> None:
+    """A reproduction output holding one finished Table 2 preset with base seed `seed`."""
+    out.mkdir()
+    (out / "reproduce.json").write_text(json.dumps({"budget": budget, "seed": seed}))
+    runs = [{"name": m, "tags": {"method": m}} for m in ("baseline", "marta")]
+    preset = write_preset(out, "table2-lbf-qmix", "table2", runs, paper_row={"env": "x"})
+    write_run(preset / "baseline", BASELINE + seed, seed=seed)
+    write_run(preset / "marta", MARTA, seed=seed)
+    write_preset(out, "p_sweep-x", "p_sweep", sweep_runs("p", [0.1]))
+
+
+def test_pooled_table2_pools_each_row_over_replicate_outputs(tmp_path, capsys):
+    """`marta gain --outputs A B`: each Table 2 row with the seeds of both outputs pooled,
+    final return and AUC only; outputs of different budgets are refused."""
+    _replicate(tmp_path / "a", seed=0)
+    _replicate(tmp_path / "b", seed=1)
+    rows = pooled_table2([tmp_path / "a", tmp_path / "b"])
+    assert {(r["preset"], r["metric"], r["method"]) for r in rows} == {
+        ("table2-lbf-qmix", metric, method)
+        for metric in ("final return", "AUC")
+        for method in ("baseline", "marta")
+    }
+    by = {(r["metric"], r["method"]): r for r in rows}
+    base = np.concatenate([BASELINE[:, -5:].mean(1), BASELINE[:, -5:].mean(1) + 1])
+    assert by[("final return", "baseline")]["seeds"] == "6"
+    assert pm(by[("final return", "baseline")]["μ ± σ"]) == pytest.approx(
+        (base.mean(), base.std()), rel=1e-3
+    )
+    assert main(["gain", "--outputs", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert "table2-lbf-qmix" in capsys.readouterr().out
+    _replicate(tmp_path / "c", seed=2, budget="paper")
+    with pytest.raises(ValueError, match="different budgets"):
+        pooled_table2([tmp_path / "a", tmp_path / "c"])
+    assert main(["gain", "--outputs", str(tmp_path / "a"), "--marta", str(tmp_path / "a")]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["gain", "--marta", str(tmp_path / "a")]) == 2
+    assert "--baseline DIR... and --marta DIR..." in capsys.readouterr().err
 
 
 def test_pooled_gain_refuses_runs_of_different_lengths_and_empty_dirs(tmp_path, capsys):

@@ -1,10 +1,13 @@
 """`marta gain`: MARTA's gain over its baseline with the seeds of several runs pooled.
 
     marta gain --baseline RUN_A/baseline RUN_B/baseline --marta RUN_A/marta RUN_B/marta
+    marta gain --outputs runs/fast runs/fast-s3
 
 Each RUN is a `marta train` run directory; a replicate of a Table 2 row with another
 ``--seed`` adds its seeds to the row's. Prints final return, AUC and scorecard columns with
-95% bootstrap CIs (`marta.reproduce.pooled`). Nothing is trained.
+95% bootstrap CIs (`marta.reproduce.pooled`). With ``--outputs`` (the --out directories of
+`marta reproduce` replicates, ``--seed``), final return and AUC of every Table 2 row they
+all hold. Nothing is trained.
 """
 
 from __future__ import annotations
@@ -23,16 +26,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--baseline", nargs="+", required=True, metavar="DIR", help="baseline runs")
-    p.add_argument("--marta", nargs="+", required=True, metavar="DIR", help="MARTA runs")
+    p.add_argument("--baseline", nargs="+", metavar="DIR", help="baseline runs")
+    p.add_argument("--marta", nargs="+", metavar="DIR", help="MARTA runs")
+    p.add_argument(
+        "--outputs",
+        nargs="+",
+        metavar="OUT",
+        help="instead of --baseline/--marta: marta reproduce outputs of one budget (replicates "
+        "with --seed); every Table 2 row they all hold",
+    )
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from marta.cli import CliError
     from marta.experiments.table import format_table
-    from marta.reproduce.pooled import pooled_comparison
+    from marta.reproduce.pooled import pooled_comparison, pooled_table2
 
-    rows = pooled_comparison(args.baseline, args.marta)
+    if args.outputs is not None:
+        if args.baseline or args.marta:
+            raise CliError("give --outputs or --baseline/--marta, not both")
+        rows = pooled_table2(args.outputs)
+    elif args.baseline is None or args.marta is None:
+        raise CliError("give --baseline DIR... and --marta DIR..., or --outputs OUT...")
+    else:
+        rows = pooled_comparison(args.baseline, args.marta)
     print(format_table(rows, markdown=args.markdown))
     return 0

@@ -9,6 +9,10 @@ the 95% bootstrap CI of the mean, and MARTA's gain over the baseline with its bo
     marta gain --baseline results/paper/table2-mpe-maddpg/baseline \\
         results/mpe-maddpg-seed3/baseline --marta results/paper/table2-mpe-maddpg/marta \\
         results/mpe-maddpg-seed3/marta
+
+Whole replicates of a reproduction (``marta reproduce ... --seed 3``) pool row by row with
+`pooled_table2` (``marta gain --outputs runs/fast runs/fast-s3``). Directories with the same
+base seed are refused: their seeds would be counted twice.
 """
 
 from __future__ import annotations
@@ -18,21 +22,29 @@ from pathlib import Path
 
 import numpy as np
 
+from marta.experiments.config import read_yaml
 from marta.reproduce.report import NONE, gain_cells, spread_cells
-from marta.reproduce.results import RunResult, load_run
+from marta.reproduce.results import RunResult, load_reproduction, load_run
+
+#: the metrics of the paper's Table 2 (`pooled_table2`)
+TABLE2_METRICS = ("final return", "AUC")
 
 
 def pooled_comparison(
-    baseline_dirs: Sequence[str | Path], marta_dirs: Sequence[str | Path]
+    baseline_dirs: Sequence[str | Path],
+    marta_dirs: Sequence[str | Path],
+    *,
+    metrics: Sequence[str] | None = None,
 ) -> list[dict[str, str]]:
     """Rows (metric, method, seeds, μ ± σ, 95% CI, gain %, gain 95% CI) over pooled seeds.
 
     Final return and AUC come from each seed's evaluation curve; the scorecard rows from
-    ``scorecard.json`` (only the columns every run has).
+    ``scorecard.json`` (only the columns every run has). `metrics` keeps only those rows.
 
     Raises:
-        ValueError: a method has no run directory, a directory has no evaluations, or the
-            runs end at different env steps (their AUCs would not be comparable).
+        ValueError: a method has no run directory, a directory has no evaluations, two of a
+            method's directories have the same base seed, or the runs end at different env
+            steps (their AUCs would not be comparable).
     """
     runs = {"baseline": _load(baseline_dirs, "baseline"), "marta": _load(marta_dirs, "marta")}
     ends = {r.path: float(r.steps[-1]) for rs in runs.values() for r in rs}
@@ -43,6 +55,8 @@ def pooled_comparison(
     values = {method: _pooled_metrics(rs, columns) for method, rs in runs.items()}
     rows = []
     for metric, base in values["baseline"].items():
+        if metrics is not None and metric not in metrics:
+            continue
         marta = values["marta"][metric]
         gain, gain_ci = gain_cells(marta, base)
         for method, pooled in (("baseline", base), ("marta", marta)):
@@ -61,18 +75,64 @@ def pooled_comparison(
     return rows
 
 
+def pooled_table2(out_dirs: Sequence[str | Path]) -> list[dict[str, str]]:
+    """`pooled_comparison` of final return and AUC for every ``table2`` preset that each of
+    the reproduction outputs `out_dirs` holds, the rows led by the preset's name.
+
+    Raises:
+        ValueError: fewer than one output, outputs of different budgets, no ``table2``
+            preset in all of them, or what `pooled_comparison` refuses.
+    """
+    if not out_dirs:
+        raise ValueError("--outputs needs at least one marta reproduce output directory")
+    reproductions = [load_reproduction(d) for d in out_dirs]
+    budgets = {str(r.out_dir): r.budget for r in reproductions}
+    if len(set(budgets.values())) > 1:
+        listed = ", ".join(f"{d}: {b}" for d, b in budgets.items())
+        raise ValueError(f"the outputs are of different budgets ({listed}); pool replicates")
+    by_name = [{p.name: p for p in r.presets if p.experiment == "table2"} for r in reproductions]
+    names = [name for name in by_name[0] if all(name in presets for presets in by_name[1:])]
+    if not names:
+        raise ValueError(f"no table2 preset is in every one of {', '.join(budgets)}")
+    rows = []
+    for name in names:
+        runs = [run for presets in by_name for run in presets[name].runs]
+        dirs = {m: [r.path for r in runs if r.method == m] for m in ("baseline", "marta")}
+        comparison = pooled_comparison(dirs["baseline"], dirs["marta"], metrics=TABLE2_METRICS)
+        rows += [{"preset": name, **row} for row in comparison]
+    return rows
+
+
 def _load(dirs: Sequence[str | Path], method: str) -> list[RunResult]:
     if not dirs:
         raise ValueError(f"--{method} needs at least one run directory")
     runs = []
+    seen: dict[int, str] = {}
     for d in dirs:
         if not Path(d).is_dir():
             raise ValueError(f"--{method}: {str(d)!r} is not a run directory")
+        seed = _base_seed(Path(d))
+        if seed is not None and seed in seen:
+            raise ValueError(
+                f"--{method}: {str(d)!r} and {seen[seed]!r} both have base seed {seed}; "
+                "pooling them would count the same seeds twice"
+            )
+        if seed is not None:
+            seen[seed] = str(d)
         run = load_run(d, preset="", tags={"method": method})
         if not run.steps.size:
             raise ValueError(f"--{method}: {str(d)!r} has no evaluations (seed_*/metrics.jsonl)")
         runs.append(run)
     return runs
+
+
+def _base_seed(run_dir: Path) -> int | None:
+    """The ``seed`` of the run's config.yaml (0, the default, where it has none; None where
+    there is no readable config.yaml)."""
+    try:
+        return int(read_yaml(run_dir / "config.yaml").get("seed", 0))
+    except (ValueError, TypeError):
+        return None
 
 
 def _pooled_metrics(runs: Sequence[RunResult], columns: Sequence[str]) -> dict[str, np.ndarray]:
