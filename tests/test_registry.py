@@ -51,3 +51,20 @@ def test_cli_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for command in ("envs", "bench"):
         assert command in out
+
+
+def test_cli_output_cut_short_by_its_reader_ends_quietly():
+    """`marta envs | head -1`: the reader closes the pipe before marta writes; marta stops
+    with the shell's SIGPIPE status and no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marta.cli", "envs"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # before the child has imported anything, let alone printed
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

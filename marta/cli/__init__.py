@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: command modules, in the order `marta --help` lists them
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ValueError) as err:
         print(f"marta {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of stdout went away (`marta presets | head -3`): stop quietly, as Unix
+        # tools do; stdout goes to /dev/null so that the flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # killed by SIGPIPE, as the shell reports it
 
 
 if __name__ == "__main__":
