@@ -112,12 +112,12 @@ def _load(dirs: Sequence[str | Path], method: str) -> list[RunResult]:
         if not Path(d).is_dir():
             raise ValueError(f"--{method}: {str(d)!r} is not a run directory")
         seed = _base_seed(Path(d))
-        if seed is not None and seed in seen:
-            raise ValueError(
-                f"--{method}: {str(d)!r} and {seen[seed]!r} both have base seed {seed}; "
-                "pooling them would count the same seeds twice"
-            )
         if seed is not None:
+            if seed in seen:
+                raise ValueError(
+                    f"--{method}: {str(d)!r} and {seen[seed]!r} both have base seed {seed}; "
+                    "pooling them would count the same seeds twice"
+                )
             seen[seed] = str(d)
         run = load_run(d, preset="", tags={"method": method})
         if not run.steps.size:

@@ -214,7 +214,8 @@ def preset_from_dict(data: Any, *, source: str, name: str | None = None) -> Pres
     else:
         require(paper_row is None, f"{where}: paper_row", "absent (table2 only)", paper_row)
     family = str(base["env_id"]).split("-")[0]
-    budgets = _budgets(data.get("budgets") or {}, family, where)
+    defaults = read_yaml(BUDGETS_FILE)
+    budgets = _budgets(defaults, data.get("budgets") or {}, family, where)
     runs = data["runs"]
     require(isinstance(runs, list) and runs, f"{where}: runs", "a non-empty list", runs)
     parsed = tuple(_run(run, f"{where}: runs[{i}]") for i, run in enumerate(runs))
@@ -228,7 +229,7 @@ def preset_from_dict(data: Any, *, source: str, name: str | None = None) -> Pres
         paper_row=dict(paper_row) if paper_row is not None else None,
         base=dict(base),
         budgets=budgets,
-        scales=_scales(),
+        scales=_scales(defaults),
         runs=parsed,
     )
 
@@ -270,9 +271,11 @@ def _run(data: Any, where: str) -> PresetRun:
     return PresetRun(name=name, tags=tags, overrides=dict(overrides))
 
 
-def _budgets(own: Any, family: str, where: str) -> dict[str, dict[str, Any]]:
-    """budgets.yaml's ``all`` and `family` overrides, then the preset's own, per budget."""
-    defaults = read_yaml(BUDGETS_FILE)
+def _budgets(
+    defaults: Mapping[str, Any], own: Any, family: str, where: str
+) -> dict[str, dict[str, Any]]:
+    """The ``all`` and `family` overrides of `defaults` (budgets.yaml), then the preset's own,
+    per budget."""
     require(isinstance(own, Mapping), f"{where}: budgets", "a mapping of budgets", own)
     for budget in own:
         require(budget in BUDGETS, f"{where}: budgets", f"keys among {', '.join(BUDGETS)}", budget)
@@ -286,10 +289,10 @@ def _budgets(own: Any, family: str, where: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _scales() -> dict[str, dict[str, float]]:
-    """budgets.yaml's ``scale`` sections: budget -> dotted field -> positive factor."""
+def _scales(defaults: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """The ``scale`` sections of `defaults` (budgets.yaml): budget -> dotted field -> factor."""
     out = {}
-    for budget, layers in read_yaml(BUDGETS_FILE).items():
+    for budget, layers in defaults.items():
         scale = (layers or {}).get("scale")
         if scale is None:
             continue
