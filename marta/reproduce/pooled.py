@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from marta.experiments.config import read_yaml
 from marta.reproduce.report import NONE, gain_cells, spread_cells
 from marta.reproduce.results import RunResult, load_reproduction, load_run
 
@@ -111,28 +110,18 @@ def _load(dirs: Sequence[str | Path], method: str) -> list[RunResult]:
     for d in dirs:
         if not Path(d).is_dir():
             raise ValueError(f"--{method}: {str(d)!r} is not a run directory")
-        seed = _base_seed(Path(d))
-        if seed is not None:
-            if seed in seen:
-                raise ValueError(
-                    f"--{method}: {str(d)!r} and {seen[seed]!r} both have base seed {seed}; "
-                    "pooling them would count the same seeds twice"
-                )
-            seen[seed] = str(d)
         run = load_run(d, preset="", tags={"method": method})
+        if run.base_seed in seen:
+            raise ValueError(
+                f"--{method}: {str(d)!r} and {seen[run.base_seed]!r} both have base seed "
+                f"{run.base_seed}; pooling them would count the same seeds twice"
+            )
+        if run.base_seed is not None:
+            seen[run.base_seed] = str(d)
         if not run.steps.size:
             raise ValueError(f"--{method}: {str(d)!r} has no evaluations (seed_*/metrics.jsonl)")
         runs.append(run)
     return runs
-
-
-def _base_seed(run_dir: Path) -> int | None:
-    """The ``seed`` of the run's config.yaml (0, the default, where it has none; None where
-    there is no readable config.yaml)."""
-    try:
-        return int(read_yaml(run_dir / "config.yaml").get("seed", 0))
-    except (ValueError, TypeError):
-        return None
 
 
 def _pooled_metrics(runs: Sequence[RunResult], columns: Sequence[str]) -> dict[str, np.ndarray]:

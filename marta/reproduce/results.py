@@ -56,6 +56,8 @@ class RunResult:
     """``num_seeds`` of the run's config (None: no config.yaml)"""
     target_env_steps: int | None = None
     """``train.total_env_steps`` of the run's config"""
+    base_seed: int | None = None
+    """``seed`` of the run's config (0 where it sets none; None: no readable config.yaml)"""
     steps: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     """f[T] env steps of the evaluations every seed has reached"""
     returns: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
@@ -249,9 +251,10 @@ def load_run(
         num_segments = target_steps // int(train["eval_interval"])
         target_seeds = int(config["num_seeds"])
         has_faults = config.get("marta") is not None
+        base_seed = int(config.get("seed", 0))
     except (ValueError, KeyError, TypeError) as err:
         notes.append(f"config.yaml: {err}")
-        target_steps = num_segments = target_seeds = None
+        target_steps = num_segments = target_seeds = base_seed = None
         has_faults = True
     try:
         info = read_checkpoint_info(run_dir / "checkpoints")
@@ -289,6 +292,7 @@ def load_run(
         note="; ".join(notes),
         target_seeds=target_seeds,
         target_env_steps=target_steps,
+        base_seed=base_seed,
         steps=steps,
         returns=returns,
         scorecard=scorecard,
