@@ -55,7 +55,7 @@ def load_module() -> types.ModuleType:
     return importlib.import_module("ma_gym.envs.traffic_junction.traffic_junction")
 
 
-def make_reference(env_id: str = "TrafficJunction4-v0", **overrides: Any):
+def make_reference(env_id: str = "TrafficJunction4-v0", **overrides: Any) -> Any:
     """Builds ma-gym's `TrafficJunction` with the keyword arguments its registry id uses."""
     module = load_module()
     return module.TrafficJunction(**{**REFERENCE_IDS[env_id], **overrides})

@@ -197,7 +197,9 @@ def world_step(
     )
 
 
-def is_collision(pos_a: jax.Array, size_a: jax.Array, pos_b: jax.Array, size_b: jax.Array):
+def is_collision(
+    pos_a: jax.Array, size_a: jax.Array, pos_b: jax.Array, size_b: jax.Array
+) -> jax.Array:
     """mpe2's `is_collision`: distance strictly below the sum of the radii (broadcasts)."""
     dist = jnp.sqrt(jnp.sum(jnp.square(pos_a - pos_b), axis=-1))
     return dist < size_a + size_b

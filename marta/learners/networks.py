@@ -20,6 +20,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 
 class Linear(nn.Module):
@@ -48,7 +49,7 @@ class Linear(nn.Module):
         return x @ kernel + bias
 
 
-def orthogonal(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+def orthogonal(key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
     """Random orthogonal matrix without LAPACK (flax's default GRU recurrent initialiser).
 
     Same distribution as ``nn.initializers.orthogonal()``: the Q factor, with a positive
