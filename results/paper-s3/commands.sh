@@ -1,12 +1,15 @@
 #!/bin/bash
-# issue 7: a replicate of results/paper's `tj-6` QMIX row (Table 2 at the `paper` budget) on
-# base seed 3 (seeds 3-5), 2026-11-28: both runs side by side, one pinned worker each,
-# 1 h 58 min (baseline) and 2 h 10 min (MARTA), machine otherwise idle except for short
-# one-core benchmarks in the first 20 minutes. The `paper` budget now sets
+# issue 7: a replicate of results/paper's `tj-6` QMIX and MPE QMIX rows (Table 2 at the `paper`
+# budget) on base seed 3 (seeds 3-5). tj-6 QMIX, 2026-11-28 01:22: both runs side by side,
+# one pinned worker each, 1 h 58 min (baseline) and 2 h 10 min (MARTA), machine otherwise
+# idle except for short one-core benchmarks in the first 20 minutes. The `paper` budget now sets
 # learner.length_groups=4 on TJ, which the seed-0 runs of results/paper predate (same loss
 # and gradient up to float rounding: docs/learners.md "Groups"; it only changes speed).
 cd "$(dirname "$0")/../.."
 .venv/bin/marta reproduce --only table2-tj-qmix --budget paper --seed 3 --out runs/paper-s3
+# MPE QMIX, 2026-11-28 04:46, a second sitting into the same folder: both runs side by side on an
+# otherwise idle machine, 57 min (baseline) and 61 min (MARTA)
+.venv/bin/marta reproduce --only table2-mpe-qmix --budget paper --seed 3 --out runs/paper-s3
 # small files only (no checkpoints, no compilation cache), then the report from them
 tar -C runs/paper-s3 --exclude=./.jax-cache --exclude='*/checkpoints' -cf - . | tar -C results/paper-s3 -xf -
 .venv/bin/marta report results/paper-s3
@@ -15,3 +18,6 @@ tar -C runs/paper-s3 --exclude=./.jax-cache --exclude='*/checkpoints' -cf - . | 
 .venv/bin/marta gain --baseline results/paper/table2-tj-qmix/baseline \
   results/paper-s3/table2-tj-qmix/baseline --marta results/paper/table2-tj-qmix/marta \
   results/paper-s3/table2-tj-qmix/marta --markdown
+.venv/bin/marta gain --baseline results/paper/table2-mpe-qmix/baseline \
+  results/paper-s3/table2-mpe-qmix/baseline --marta results/paper/table2-mpe-qmix/marta \
+  results/paper-s3/table2-mpe-qmix/marta --markdown
