@@ -14,7 +14,13 @@ for s in 0 3; do
     > runs/mpe-maddpg-wc/seed$s.log 2>&1 &
 done
 wait
-P=results/paper/table2-mpe-maddpg; S=results/mpe-maddpg-seed3; W=runs/mpe-maddpg-wc
+# small files only (no checkpoints), then the gains from the copies
+W=results/mpe-maddpg-worst-case-baseline
+for s in 0 3; do
+  tar -C runs/mpe-maddpg-wc --exclude='*/checkpoints' -cf - seed$s | tar -C $W -xf -
+  cp runs/mpe-maddpg-wc/seed$s.log $W/
+done
+P=results/paper/table2-mpe-maddpg; S=results/mpe-maddpg-seed3
 # the worst-case-trained baseline against the uniform one (printed as "marta")
 .venv/bin/marta gain --baseline $P/baseline $S/baseline --marta $W/seed0 $W/seed3 --markdown
 # MARTA-MADDPG against the worst-case-trained baseline
