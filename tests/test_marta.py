@@ -226,6 +226,27 @@ def test_switcher_buffer_holds_every_step_once(budgeted):
     assert chosen_allowed.all()  # the switcher only ever stored allowed choices
 
 
+def test_switcher_reward_scale_only_scales_the_switchers_rewards():
+    """k * r_S reaches the Switcher's buffer; before its first update the runs coincide."""
+    cfg = MartaConfig(
+        train_fault=FaultConfig(policy="worst_case"),
+        switcher=dataclasses.replace(TINY_SWITCHER, activation_cost=0.1),
+        switcher_onsets="every_step",
+        switcher_learning_starts=10_000,
+    )
+    scaled = dataclasses.replace(cfg, switcher=dataclasses.replace(cfg.switcher, reward_scale=0.5))
+    keys = seed_keys(0, 1)
+    _, state, history = run_tiny(cfg, keys, segments=1)
+    _, state_k, history_k = run_tiny(scaled, keys, segments=1)
+    data, data_k = state.switcher.buffer.data, state_k.switcher.buffer.data
+    np.testing.assert_array_equal(data_k.choice, data.choice)
+    np.testing.assert_allclose(data_k.switcher_reward, 0.5 * data.switcher_reward, rtol=1e-6)
+    assert np.abs(np.asarray(data.switcher_reward)).max() > 0
+    np.testing.assert_array_equal(
+        history_k[0]["train_return_mean"], history[0]["train_return_mean"]
+    )
+
+
 @pytest.fixture(scope="module")
 def learned():
     """MARTA without budget, fault actions from a learned IQL adversary; the switcher may

@@ -62,6 +62,8 @@ def transitions(key, batch, feat_dim, num_choices, **overrides):
         ("target_entropy_scale", 1.2),
         ("initial_alpha", 0.0),
         ("activation_cost", -0.1),
+        ("reward_scale", 0.0),
+        ("reward_scale", float("nan")),
         ("batch_size", 0),
         ("buffer_capacity", 4),
         ("grad_clip", 0.0),
@@ -131,6 +133,10 @@ def test_switcher_reward_negates_team_reward_and_charges_activations():
     np.testing.assert_allclose(r_s, [-1.0, -1.25, 2.0, -0.75])
     # no cost -> exactly the negated team reward, whatever the choice
     np.testing.assert_allclose(switcher_reward(team_reward, choice, 0.0), -team_reward)
+    # a reward scale k multiplies the whole reward, the cost included (c keeps team units)
+    np.testing.assert_allclose(
+        switcher_reward(team_reward, choice, 0.25, scale=0.1), [-0.1, -0.125, 0.2, -0.075]
+    )
 
 
 # ----------------------------------------------------------------------------- policy / mask

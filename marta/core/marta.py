@@ -682,7 +682,9 @@ def make_marta_train(
                 features=x,
                 mask=mask,
                 choice=choice,
-                switcher_reward=switcher_reward(reward, choice, scfg.activation_cost),
+                switcher_reward=switcher_reward(
+                    reward, choice, scfg.activation_cost, scfg.reward_scale
+                ),
                 next_features=end_features,
                 next_mask=mask.at[:, 0].set(True),
                 terminated=info["terminated"],

@@ -42,6 +42,13 @@ class SwitcherConfig:
     activation_cost: float = 0.0
     """c >= 0: cost the Switcher pays per fault activation, r_S = -r - c * 1[g != 0]
     (paper, "Switching Control Mechanism"); the paper's experiments use c = 0"""
+    reward_scale: float = 1.0
+    """k > 0: the Switcher learns from k * r_S = k * (-r - c * 1[g != 0]), the optimal
+    switching control unchanged. Not in the paper: with a discount of 0.99 and no terminal
+    states (time-limit truncation bootstraps), the soft Q of a team scoring a few points per
+    step sits in the hundreds, and its critic is still drifting towards that level while it
+    should be ranking the choices (docs/switcher.md, "Reward scale"); the base learners'
+    `reward_scale` plays the same role for the team"""
     use_budget: bool = False
     """MARTA-B: append the remaining budget fraction y_t / n to the Switcher's input and mask
     fault choices once the budget is spent (paper, "MARTA with a Malfunction Budget")"""
@@ -82,6 +89,8 @@ class SwitcherConfig:
             raise ValueError(
                 f"activation_cost must be a finite number >= 0, got {self.activation_cost!r}"
             )
+        if not (math.isfinite(self.reward_scale) and self.reward_scale > 0):
+            raise ValueError(f"reward_scale must be a finite number > 0, got {self.reward_scale!r}")
         if not isinstance(self.autotune_alpha, bool):
             raise ValueError(f"autotune_alpha must be True or False, got {self.autotune_alpha!r}")
         if not isinstance(self.use_budget, bool):

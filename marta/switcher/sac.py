@@ -43,7 +43,10 @@ _MASKED_LOGIT = -1e9  # exp(-1e9) underflows to exactly 0 in float32, and stays 
 
 # ----------------------------------------------------------------------------- equations
 def switcher_reward(
-    team_reward: jax.Array, choice: jax.Array, cost: float | jax.Array
+    team_reward: jax.Array,
+    choice: jax.Array,
+    cost: float | jax.Array,
+    scale: float | jax.Array = 1.0,
 ) -> jax.Array:
     r"""The Switcher's reward: the negated team reward minus the activation cost.
 
@@ -56,12 +59,13 @@ def switcher_reward(
         team_reward: f32[...] team reward r_t of the executed joint action.
         choice: i32[...] Switcher choice g_t (0 = no fault).
         cost: activation cost c >= 0.
+        scale: reward scale k > 0 (`SwitcherConfig.reward_scale`; 1 in the paper).
 
     Returns:
-        f32[...] r_S = -r - c * 1[g != 0].
+        f32[...] k * r_S = k * (-r - c * 1[g != 0]).
     """
     activated = (jnp.asarray(choice) != 0).astype(jnp.float32)
-    return -jnp.asarray(team_reward, jnp.float32) - cost * activated
+    return scale * (-jnp.asarray(team_reward, jnp.float32) - cost * activated)
 
 
 def masked_policy(logits: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
