@@ -9,6 +9,7 @@ on 2 cores) is the slow test.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -197,6 +198,17 @@ def test_unknown_preset_lists_the_valid_ones(capsys, tmp_path):
     assert main(["presets", "nope"]) == 2
 
 
+def test_a_bad_set_override_exits_2_naming_the_field_and_writes_nothing(capsys, tmp_path):
+    out = tmp_path / "o"
+    argv = ["reproduce", "--only", PRESET, "--budget", "smoke", "--out", str(out)]
+    assert main([*argv, "--set", "learner.nope=1"]) == 2
+    err = capsys.readouterr().err
+    assert f"--set, preset {PRESET}, run baseline" in err and "nope" in err
+    assert main([*argv, "--set", "learner.lr"]) == 2
+    assert "--set: expected field=value" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_output_with_runs_of_another_config_is_refused_unless_force(tmp_path, monkeypatch):
     preset = load_preset(PRESET)
     spec = plan_runs([preset], "smoke")[0]
@@ -353,25 +365,75 @@ def test_local_backend_resumes_a_killed_run_and_skips_finished_ones(tmp_path, co
     assert changed == {out / "reproduce.json"} | {out / preset.name / "preset.yaml"}
 
 
-def test_a_seed_replicate_reruns_every_run_with_another_base_seed(tmp_path, compile_cache):
-    """`--seed S`: the same runs with base seed S, recorded in reproduce.json and the report
-    header; rerunning that output without it is refused (its runs differ in seed)."""
+def test_a_seed_replicate_with_overrides_reruns_every_run_with_them(tmp_path, compile_cache):
+    """`--seed S --set F=V`: the same runs with base seed S and field F = V, both recorded in
+    reproduce.json and the report header; rerunning that output without them is refused
+    (its runs differ in seed and in F)."""
     from marta.reproduce.report import write_report
 
     preset = preset_from_dict(CHEAP, source="test")
     with pytest.raises(ValueError, match="--seed must be an integer >= 0"):
         plan_runs([preset], "smoke", seed=-1)
     out = tmp_path / "replicate"
-    summary = reproduce([preset], "smoke", out, workers=1, seed=3, cache_dir=compile_cache)
+    summary = reproduce(
+        [preset],
+        "smoke",
+        out,
+        workers=1,
+        seed=3,
+        overrides=["learner.lr=0.002"],
+        cache_dir=compile_cache,
+    )
     assert (summary.done, summary.failed) == (2, ())
     for spec in plan_runs([preset], "smoke"):
         assert spec.config.seed == 0
         saved = load_config(out / spec.key / "config.yaml")
-        assert saved == spec.config.replace(seed=3, out_dir=saved.out_dir)
+        learner = dataclasses.replace(spec.config.learner, lr=0.002)
+        assert saved == spec.config.replace(seed=3, learner=learner, out_dir=saved.out_dir)
     assert read_status(out)["seed"] == 3
-    assert "base seed 3 (`--seed`)" in write_report(out).read_text()
-    with pytest.raises(ValueError, match="differs in seed"):
+    assert read_status(out)["set"] == ["learner.lr=0.002"]
+    header = write_report(out).read_text()
+    assert "base seed 3 (`--seed`); every run with `--set learner.lr=0.002`" in header
+    with pytest.raises(ValueError, match="differs in learner.lr, seed"):
         reproduce([preset], "smoke", out, workers=1, cache_dir=compile_cache)
+
+
+MIXED = {
+    "name": "mixed",
+    "experiment": "p_sweep",
+    "base": {"env_id": "critical-state", "learner_name": "iql"},
+    "budgets": {"smoke": {"train.total_env_steps": 4000}},
+    "runs": [
+        {"name": "plain", "tags": {"method": "baseline"}, "overrides": {}},
+        {"name": "marta", "tags": {"method": "marta"}, "overrides": {"marta.method": "marta"}},
+    ],
+}  # fmt: skip
+
+
+def test_set_overrides_apply_last_and_marta_fields_skip_runs_without_marta():
+    preset = preset_from_dict(MIXED, source="test")
+    items = ["marta.switcher.reward_scale=0.1", "train.eval_episodes=7"]
+    plain, marta_run = plan_runs([preset], "smoke", overrides=items)
+    assert plain.config.marta is None  # not turned into a MARTA run
+    assert marta_run.config.marta.switcher.reward_scale == 0.1
+    assert plain.config.train.eval_episodes == marta_run.config.train.eval_episodes == 7
+    # the budget's value is overridden too (smoke sets 4000 env steps)
+    (spec, _) = plan_runs([preset], "smoke", overrides=["train.total_env_steps=800"])
+    assert spec.config.train.total_env_steps == 800
+
+
+@pytest.mark.parametrize(
+    ("items", "match"),
+    [
+        (["learner.lr"], "--set: expected field=value"),
+        (["learner.lr=1", "learner.lr=2"], "--set: learner.lr is given more than once"),
+        (["learner.nope=1"], "--set, preset mixed, run plain: .*nope"),
+        (["marta.switcher.reward_scale=0"], "--set, preset mixed, run marta: .*reward_scale"),
+    ],
+)
+def test_bad_set_overrides_fail_before_any_run_naming_the_field(items, match):
+    with pytest.raises(ValueError, match=match):
+        plan_runs([preset_from_dict(MIXED, source="test")], "smoke", overrides=items)
 
 
 def _unlocked(run_dir: Path) -> bool:

@@ -5,8 +5,9 @@ How to read this file: `write_report` loads everything under ``OUT``
 (`marta.reproduce.figures.make_figures`), renders Markdown (`render_report`) and writes it
 atomically. The report has
 
-* a header: budget, base seed (``--seed``, if given), marta version, total wall time over
-  the sittings (``reproduce.json``) and the runs' wall times summed, run counts;
+* a header: budget, base seed (``--seed``) and overrides (``--set``) if given, marta version,
+  total wall time over the sittings (``reproduce.json``) and the runs' wall times summed,
+  run counts;
 * **Table 2** side by side with the paper (`marta.reproduce.paper`): for each ``table2``
   preset a baseline and a MARTA row with final return and AUC (ours mean ± std, the paper's,
   the difference), the gain of MARTA over the baseline (ours and the paper's), and 95%
@@ -70,6 +71,11 @@ def render_report(reproduction: Reproduction, figures: Sequence[FigureResult]) -
         "",
         f"Output directory `{reproduction.out_dir}`; budget `{reproduction.budget or '?'}`; "
         + ("" if reproduction.seed is None else f"base seed {reproduction.seed} (`--seed`); ")
+        + (
+            f"every run with `--set {' '.join(reproduction.overrides)}`; "
+            if reproduction.overrides
+            else ""
+        )
         + f"marta {reproduction.marta_version or '?'}.",
         "",
         _wall_time_line(reproduction, runs),

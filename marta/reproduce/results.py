@@ -118,6 +118,8 @@ class Reproduction:
     budget: str | None
     seed: int | None
     """every run's base seed, where ``marta reproduce --seed`` gave one"""
+    overrides: tuple[str, ...]
+    """the ``field=value`` items of ``marta reproduce --set`` (empty where none)"""
     marta_version: str | None
     wall_time_s: float | None
     """the sum of the sittings' wall times (``reproduce.json``)"""
@@ -151,6 +153,7 @@ def load_reproduction(out_dir: str | Path) -> Reproduction:
         out_dir=out_dir,
         budget=None if record.get("budget") is None else str(record["budget"]),
         seed=record["seed"] if isinstance(record.get("seed"), int) else None,
+        overrides=tuple(str(item) for item in record.get("set") or ()),
         marta_version=record.get("marta_version"),
         wall_time_s=_float_or_none(record.get("wall_time_s")),
         sittings=tuple(read_sittings(record)),

@@ -39,7 +39,13 @@ from typing import Any, Literal
 
 import marta
 from marta.experiments.compile_cache import enable_compile_cache
-from marta.experiments.config import ExperimentConfig, config_differences, load_config
+from marta.experiments.config import (
+    ExperimentConfig,
+    config_differences,
+    load_config,
+    merge,
+    parse_overrides,
+)
 from marta.experiments.io import atomic_write_text, check_writable
 from marta.reproduce.presets import Preset, resolve_config
 from marta.reproduce.results import read_sittings
@@ -84,26 +90,52 @@ class RunState:
     """conflict: the config fields that differ"""
 
 
-def plan_runs(presets: Sequence[Preset], budget: str, *, seed: int | None = None) -> list[RunSpec]:
+def plan_runs(
+    presets: Sequence[Preset],
+    budget: str,
+    *,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+) -> list[RunSpec]:
     """Every run of `presets` under `budget`, in preset and run order (validated).
 
     `seed`, if given, replaces every run's base seed (``--seed``: a replicate of the same
-    experiments on other seeds, to pool with `marta gain`).
+    experiments on other seeds, to pool with `marta gain`). `overrides` (``--set
+    field=value``) set fields of every run last, after the budget's ``scale``, so a value is
+    taken as given; as with a budget's, ``marta.*`` fields skip runs without a ``marta``
+    section.
 
     Raises:
-        ValueError: a run whose config is invalid (names the preset, run and field), or a
-            negative `seed`.
+        ValueError: a run whose config is invalid (names the preset, run and field), a
+            negative `seed`, or a malformed override.
     """
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ValueError(f"--seed must be an integer >= 0, got {seed!r}")
+    try:
+        extra = parse_overrides(overrides)
+    except ValueError as err:
+        raise ValueError(f"--set: {err}") from None
     specs = []
     for p in presets:
         for r in p.runs:
             config = resolve_config(p, r, budget)
             if seed is not None:
                 config = config.replace(seed=seed)
+            if extra:
+                config = _overridden(config, extra, f"preset {p.name}, run {r.name}")
             specs.append(RunSpec(preset=p.name, run=r.name, config=config))
     return specs
+
+
+def _overridden(config: ExperimentConfig, extra: Mapping[str, Any], where: str) -> ExperimentConfig:
+    """`config` with the parsed ``--set`` fields; ``marta.*`` skips a run without MARTA."""
+    data = config.to_dict()
+    if data.get("marta") is None:
+        extra = {k: v for k, v in extra.items() if k != "marta"}
+    try:
+        return ExperimentConfig.from_dict(merge(data, extra))
+    except ValueError as err:
+        raise ValueError(f"--set, {where}: {err}") from None
 
 
 def inspect_run(spec: RunSpec, out: Path) -> RunState:
@@ -162,6 +194,7 @@ def reproduce(
     max_retries: int = 3,
     force: bool = False,
     seed: int | None = None,
+    overrides: Sequence[str] = (),
     cache_dir: str | Path | None = CACHE_DIR,
     stream: Any = None,
 ) -> Summary:
@@ -181,6 +214,8 @@ def reproduce(
             refusing, and write into a non-empty directory that is not a reproduce output.
         seed: every run's base seed instead of the presets' (`plan_runs`); recorded in
             ``reproduce.json``.
+        overrides: ``field=value`` items set in every run (``--set``, `plan_runs`); recorded
+            in ``reproduce.json``.
         cache_dir: JAX's persistent compilation cache (relative paths are under `out`);
             None disables it.
         stream: where progress lines go (default: standard error).
@@ -201,7 +236,7 @@ def reproduce(
         raise ValueError(f"--workers must be an integer >= 1, got {workers}")
     if max_retries < 0:
         raise ValueError(f"--max-retries must be an integer >= 0, got {max_retries}")
-    specs = plan_runs(presets, budget, seed=seed)
+    specs = plan_runs(presets, budget, seed=seed, overrides=overrides)
     _check_output_directory(out, force)
     states = {spec.key: inspect_run(spec, out) for spec in specs}
     conflicts = [k for k, state in states.items() if state.action == "conflict"]
@@ -220,7 +255,13 @@ def reproduce(
         (out / preset.name).mkdir(exist_ok=True)
         atomic_write_text(out / preset.name / PRESET_FILE, preset.to_yaml(budget))
     status = StatusFile(
-        out, budget, [p.name for p in presets], backend=backend, workers=workers, seed=seed
+        out,
+        budget,
+        [p.name for p in presets],
+        backend=backend,
+        workers=workers,
+        seed=seed,
+        overrides=overrides,
     )
     for spec in specs:
         action = states[spec.key].action
@@ -333,8 +374,8 @@ class _Progress:
 
 # ------------------------------------------------------------------------- reproduce.json
 class StatusFile:
-    """``OUT/reproduce.json``: budget, ``--seed`` if given, presets, marta version, wall time,
-    per-run status.
+    """``OUT/reproduce.json``: budget, ``--seed`` and ``--set`` if given, presets, marta
+    version, wall time, per-run status.
 
     Entries of runs outside the current plan (other presets run earlier into the same OUT)
     are kept. ``sittings`` lists every invocation of `marta reproduce` into OUT (start time,
@@ -351,6 +392,7 @@ class StatusFile:
         backend: str,
         workers: int,
         seed: int | None = None,
+        overrides: Sequence[str] = (),
     ) -> None:
         self.path = out / STATUS_FILE
         old = read_status(out) or {}
@@ -366,6 +408,7 @@ class StatusFile:
         self.data: dict[str, Any] = {
             "budget": budget,
             **({} if seed is None else {"seed": seed}),
+            **({"set": list(overrides)} if overrides else {}),
             "presets": listed + [p for p in presets if p not in listed],
             "marta_version": marta.__version__,
             "wall_time_s": _total_wall_time(self.sittings),
