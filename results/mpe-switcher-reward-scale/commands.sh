@@ -2,7 +2,7 @@
 # issue 7: MARTA on the two Table 2 MPE rows with the Switcher's reward scaled by 0.1
 # (`marta.switcher.reward_scale=0.1`, the team learners' own reward scale on these rows):
 #   maddpg: results/paper/table2-mpe-maddpg/marta (complex selection, p = 0.4), 46 min each;
-#   qmix:   results/paper/table2-mpe-qmix/marta (simple selection, agent 0, p = 0.1).
+#   qmix:   results/paper/table2-mpe-qmix/marta (simple selection, agent 0, p = 0.1), 65 min each.
 # Each row on seeds 0-2 and 3-5 side by side, one core each, on an otherwise idle machine
 # (2026-11-28), MADDPG first. The baselines are the paper-budget ones (no Switcher).
 cd "$(dirname "$0")/../.."
