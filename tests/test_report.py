@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import yaml
 from marta.cli import main
 from marta.experiments.checkpoint import save_checkpoint
 from marta.experiments.io import append_jsonl
-from marta.reproduce.pooled import pooled_comparison, pooled_table2
+from marta.reproduce.pooled import PooledConfigWarning, pooled_comparison, pooled_table2
 from marta.reproduce.report import write_report
 from marta.reproduce.results import load_run
 
@@ -51,7 +52,11 @@ def write_run(
         "learner_name": "qmix",
         "num_seeds": num_seeds,
         "seed": seed,
-        "train": {"total_env_steps": segments * EVAL_INTERVAL, "eval_interval": EVAL_INTERVAL},
+        "train": {  # a valid config: eval_interval is a multiple of 8 envs x 5 steps
+            "total_env_steps": segments * EVAL_INTERVAL,
+            "eval_interval": EVAL_INTERVAL,
+            "num_envs": 8,
+        },
         "marta": {"method": "marta"},
     }
     run_dir.mkdir(parents=True)
@@ -376,6 +381,29 @@ def test_pooled_gain_refuses_to_count_the_same_seeds_twice(tmp_path):
         pooled_comparison([tmp_path / "b1", tmp_path / "b2"], [tmp_path / "m"])
     with pytest.raises(ValueError, match="both have base seed 0"):
         pooled_comparison([tmp_path / "b1"], [tmp_path / "m", tmp_path / "m"])
+
+
+def test_pooled_gain_warns_when_one_methods_configs_differ_besides_the_seed(tmp_path, capsys):
+    """Replicates of one config (other seeds) pool silently; a directory of another config
+    (here another learning rate) is pooled with a warning that names the field."""
+    for name, seed in (("b1", 0), ("b2", 3), ("m1", 0), ("m2", 3)):
+        write_run(tmp_path / name, BASELINE if name[0] == "b" else MARTA, seed=seed)
+    dirs = {n: tmp_path / n for n in ("b1", "b2", "m1", "m2")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PooledConfigWarning)
+        pooled_comparison([dirs["b1"], dirs["b2"]], [dirs["m1"], dirs["m2"]])
+    config = yaml.safe_load((dirs["b2"] / "config.yaml").read_text())
+    config["learner"] = {"lr": 0.01}
+    (dirs["b2"] / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.warns(
+        PooledConfigWarning,
+        match=r"--baseline: .*b2.* and .*b1.* differ in learner\.lr \(besides the seed\)",
+    ):
+        pooled_comparison([dirs["b1"], dirs["b2"]], [dirs["m1"], dirs["m2"]])
+    args = ["gain", "--baseline", str(dirs["b1"]), str(dirs["b2"]), "--marta", str(dirs["m1"])]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "warning: --baseline:" in err and "learner.lr" in err and "final return" in out
 
 
 def _replicate(out: Path, seed: int, budget: str = "fast") -> None:

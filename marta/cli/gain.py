@@ -7,12 +7,15 @@ Each RUN is a `marta train` run directory; a replicate of a Table 2 row with ano
 ``--seed`` adds its seeds to the row's. Prints final return, AUC and scorecard columns with
 95% bootstrap CIs (`marta.reproduce.pooled`). With ``--outputs`` (the --out directories of
 `marta reproduce` replicates, ``--seed``), final return and AUC of every Table 2 row they
-all hold. Nothing is trained.
+all hold. Directories of one method whose configs differ in more than the seed are pooled
+with a warning on stderr naming the fields. Nothing is trained.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,15 +45,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from marta.cli import CliError
     from marta.experiments.table import format_table
-    from marta.reproduce.pooled import pooled_comparison, pooled_table2
+    from marta.reproduce.pooled import PooledConfigWarning, pooled_comparison, pooled_table2
 
-    if args.outputs is not None:
-        if args.baseline or args.marta:
-            raise CliError("give --outputs or --baseline/--marta, not both")
-        rows = pooled_table2(args.outputs)
-    elif args.baseline is None or args.marta is None:
+    if args.outputs is not None and (args.baseline or args.marta):
+        raise CliError("give --outputs or --baseline/--marta, not both")
+    if args.outputs is None and (args.baseline is None or args.marta is None):
         raise CliError("give --baseline DIR... and --marta DIR..., or --outputs OUT...")
-    else:
-        rows = pooled_comparison(args.baseline, args.marta)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PooledConfigWarning)
+        if args.outputs is not None:
+            rows = pooled_table2(args.outputs)
+        else:
+            rows = pooled_comparison(args.baseline, args.marta)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     print(format_table(rows, markdown=args.markdown))
     return 0

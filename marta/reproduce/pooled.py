@@ -8,25 +8,33 @@ the 95% bootstrap CI of the mean, and MARTA's gain over the baseline with its bo
 
     marta gain --baseline results/paper/table2-mpe-maddpg/baseline \\
         results/mpe-maddpg-seed3/baseline --marta results/paper/table2-mpe-maddpg/marta \\
-        results/mpe-maddpg-seed3/marta
+        results/mpe-switcher-reward-scale/maddpg/seed3
 
 Whole replicates of a reproduction (``marta reproduce ... --seed 3``) pool row by row with
 `pooled_table2` (``marta gain --outputs runs/fast runs/fast-s3``). Directories with the same
-base seed are refused: their seeds would be counted twice.
+base seed are refused: their seeds would be counted twice. Directories of one method whose
+configs differ in more than the seed are pooled with a `PooledConfigWarning` naming the fields
+(e.g. a replicate run before a preset changed): `marta gain` prints it.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from marta.experiments.config import config_differences, load_config
 from marta.reproduce.report import NONE, gain_cells, spread_cells
 from marta.reproduce.results import RunResult, load_reproduction, load_run
 
 #: the metrics of the paper's Table 2 (`pooled_table2`)
 TABLE2_METRICS = ("final return", "AUC")
+
+
+class PooledConfigWarning(UserWarning):
+    """Directories pooled as one method's seeds hold different configs (besides the seed)."""
 
 
 def pooled_comparison(
@@ -121,7 +129,28 @@ def _load(dirs: Sequence[str | Path], method: str) -> list[RunResult]:
         if not run.steps.size:
             raise ValueError(f"--{method}: {str(d)!r} has no evaluations (seed_*/metrics.jsonl)")
         runs.append(run)
+    _warn_if_configs_differ(runs, method)
     return runs
+
+
+def _warn_if_configs_differ(runs: Sequence[RunResult], method: str) -> None:
+    """A `PooledConfigWarning` for each run whose config differs from the first's besides
+    the seed; runs without a readable config.yaml are not compared."""
+    configs = []
+    for run in runs:
+        try:
+            configs.append((run.path, load_config(run.path / "config.yaml")))
+        except (OSError, ValueError):
+            continue
+    for path, config in configs[1:]:
+        fields = [f for f in config_differences(configs[0][1], config) if f != "seed"]
+        if fields:
+            warnings.warn(
+                f"--{method}: {str(path)!r} and {str(configs[0][0])!r} differ in "
+                f"{', '.join(fields)} (besides the seed); their seeds are pooled anyway",
+                PooledConfigWarning,
+                stacklevel=3,
+            )
 
 
 def _pooled_metrics(runs: Sequence[RunResult], columns: Sequence[str]) -> dict[str, np.ndarray]:
