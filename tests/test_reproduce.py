@@ -62,6 +62,21 @@ def test_presets_cover_every_experiment_and_resolve_under_every_budget():
                 assert config.train.total_env_steps % config.train.eval_interval == 0
 
 
+def test_the_switcher_learns_at_the_team_learners_reward_scale():
+    """Every preset's Switcher scales the team reward as its team learner does (docs/switcher.md,
+    "Reward scale"): 0.1 on the MPE rows, 1 (the paper's reward) elsewhere."""
+    scales = {}
+    for preset in load_presets():
+        for run in preset.runs:
+            config = resolve_config(preset, run, "paper")
+            if config.marta.method == "marta":
+                k = config.marta.switcher.reward_scale
+                assert k == config.learner.reward_scale, (preset.name, run.name)
+                scales[preset.name] = k
+    assert scales["table2-mpe-maddpg"] == scales["table2-mpe-qmix"] == 0.1
+    assert scales["table2-tj-vdn"] == scales["fig2a-cost-sweep"] == 1.0
+
+
 def test_budgets_follow_the_issue():
     steps = {"lbf": 2_700_000, "tj": 1_200_000, "mpe": 1_200_000}
     for preset in load_presets():

@@ -4,8 +4,8 @@
     marta reproduce --only table2 fig3-p-sweep --budget quick --out runs/quick
     marta reproduce --budget paper --out /shared/marta --backend ray --address auto
     marta reproduce --only table2 --budget fast --seed 3 --out runs/fast-s3   # a replicate
-    marta reproduce --only table2-mpe-maddpg --budget paper --out runs/k0.1 \
-        --set marta.switcher.reward_scale=0.1                                # a variant
+    marta reproduce --only table2-mpe-maddpg --budget paper --out runs/k1 \
+        --set marta.switcher.reward_scale=1                                  # a variant
 
 Finished runs are skipped and interrupted ones resumed when the command is run again; runs
 of a different config in --out are refused unless --force. Exit status: 0 every run done,
@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="FIELD=VALUE",
         help="set config fields of every run, after the budget (e.g. "
-        "marta.switcher.reward_scale=0.1); marta.* fields skip runs without MARTA",
+        "marta.switcher.reward_scale=1); marta.* fields skip runs without MARTA",
     )
     p.add_argument(
         "--backend",

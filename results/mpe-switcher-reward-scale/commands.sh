@@ -34,3 +34,43 @@ P=results/paper/table2-mpe-maddpg; S=results/mpe-maddpg-seed3
 P=results/paper/table2-mpe-qmix; S=results/paper-s3/table2-mpe-qmix
 .venv/bin/marta gain --baseline $P/baseline $S/baseline --marta $W/qmix/seed0 $W/qmix/seed3 --markdown
 .venv/bin/marta gain --baseline $P/marta $S/marta --marta $W/qmix/seed0 $W/qmix/seed3 --markdown
+
+# --- 2026-11-28, later: the MPE presets adopt k = 0.1 (docs/switcher.md, "Reward scale") ---
+# The k = 1 MARTA runs leave the reproduction folders for results/mpe-switcher-unscaled/
+# (its README.md), and the runs above take their place at `paper` (configs checked field by
+# field against `marta reproduce --budget paper [--seed 3]`; reproduce.json gets their times):
+U=results/mpe-switcher-unscaled
+git mv results/paper/table2-mpe-maddpg/marta $U/maddpg/seed0
+git mv results/paper/table2-mpe-qmix/marta $U/qmix/seed0
+git mv results/paper-s3/table2-mpe-qmix/marta $U/qmix/seed3
+cp -r $W/maddpg/seed0 results/paper/table2-mpe-maddpg/marta
+cp -r $W/qmix/seed0 results/paper/table2-mpe-qmix/marta
+cp -r $W/qmix/seed3 results/paper-s3/table2-mpe-qmix/marta
+# At `fast`, the four MPE MARTA runs redone with the configs `marta reproduce --budget fast
+# [--seed 3]` now resolves (written with marta.reproduce.runs.plan_runs and save_config),
+# two chains side by side, one core each, on an otherwise idle machine:
+R=runs/fast-mpe
+for t in s0 s3; do
+  core=$([ $t = s0 ] && echo 0 || echo 1)
+  (for row in maddpg qmix; do
+     taskset -c $core .venv/bin/marta train --config $R/table2-mpe-$row-$t.yaml \
+       --out $R/$row-$t --progress log > $R/$row-$t.log 2>&1
+   done) &
+done
+wait
+for row in maddpg qmix; do
+  for t in s0 s3; do
+    out=$([ $t = s0 ] && echo results/fast || echo results/fast-s3)
+    seed=$([ $t = s0 ] && echo seed0 || echo seed3)
+    mkdir -p $U/fast/$row
+    git mv $out/table2-mpe-$row/marta $U/fast/$row/$seed
+    tar -C $R --exclude='*/checkpoints' -cf - $row-$t | tar -C $out/table2-mpe-$row -xf -
+    mv $out/table2-mpe-$row/$row-$t $out/table2-mpe-$row/marta
+    cp $R/$row-$t.log $W/fast-$row-$t.log
+  done
+done
+for out in results/paper results/paper-s3 results/fast results/fast-s3; do
+  .venv/bin/marta report $out
+done
+.venv/bin/marta gain --outputs results/paper results/paper-s3 --markdown
+.venv/bin/marta gain --outputs results/fast results/fast-s3 --markdown
