@@ -35,6 +35,27 @@ P=results/paper/table2-mpe-qmix; S=results/paper-s3/table2-mpe-qmix
 .venv/bin/marta gain --baseline $P/baseline $S/baseline --marta $W/qmix/seed0 $W/qmix/seed3 --markdown
 .venv/bin/marta gain --baseline $P/marta $S/marta --marta $W/qmix/seed0 $W/qmix/seed3 --markdown
 
+# --- 2026-11-28, later: the unscaled reward (k = 1) with a ten times larger initial
+# temperature (initial_alpha 2.0: the same temperature relative to the values as 0.2 at
+# k = 0.1), MADDPG only, seeds 0-2 and 3-5 side by side, one core each, 31 min each
+# (maddpg-k1-alpha2/):
+mkdir -p runs/mpe-maddpg-alpha
+for s in 0 3; do
+  core=$([ $s = 0 ] && echo 0 || echo 1)
+  taskset -c $core .venv/bin/marta train --config results/paper/table2-mpe-maddpg/marta/config.yaml \
+    --seed $s marta.switcher.reward_scale=1 marta.switcher.initial_alpha=2.0 \
+    --out runs/mpe-maddpg-alpha/seed$s --progress log > runs/mpe-maddpg-alpha/seed$s.log 2>&1 &
+done
+wait
+for s in 0 3; do
+  tar -C runs/mpe-maddpg-alpha --exclude='*/checkpoints' --exclude='.jax-cache' -cf - seed$s |
+    tar -C $W/maddpg-k1-alpha2 -xf -
+  cp runs/mpe-maddpg-alpha/seed$s.log $W/maddpg-k1-alpha2/
+done
+A=$W/maddpg-k1-alpha2; P=results/paper/table2-mpe-maddpg; S=results/mpe-maddpg-seed3
+.venv/bin/marta gain --baseline $P/baseline $S/baseline --marta $A/seed0 $A/seed3 --markdown
+.venv/bin/marta gain --baseline $W/maddpg/seed0 $W/maddpg/seed3 --marta $A/seed0 $A/seed3 --markdown
+
 # --- 2026-11-28, later: the MPE presets adopt k = 0.1 (docs/switcher.md, "Reward scale") ---
 # The k = 1 MARTA runs leave the reproduction folders for results/mpe-switcher-unscaled/
 # (its README.md), and the runs above take their place at `paper` (configs checked field by
