@@ -35,3 +35,7 @@ done
 tar -C runs/fast-s3 --exclude=./.jax-cache --exclude='*/checkpoints' -cf - . | tar -C results/fast-s3 -xf -
 .venv/bin/marta report results/fast-s3
 .venv/bin/marta gain --outputs results/fast results/fast-s3 --markdown
+# 2026-11-28, later: the MPE presets now scale the Switcher's reward by 0.1; this folder's MPE
+# MARTA run(s), made at k = 1 by the commands above, were replaced by k = 0.1 runs of the
+# configs the budget now resolves, and moved to results/mpe-switcher-unscaled/ (second part
+# of results/mpe-switcher-reward-scale/commands.sh).

@@ -20,3 +20,7 @@ cp -al runs/tj6-qmix-e40/baseline-lr2.5x runs/fast/table2-tj-qmix/baseline
 tar -C runs/fast --exclude=./.jax-cache --exclude='*/checkpoints' -cf - . | tar -C results/fast -xf -
 .venv/bin/marta report results/fast
 # From scratch, on an idle machine: .venv/bin/marta reproduce --only table2 --budget fast --out DIR
+# 2026-11-28, later: the MPE presets now scale the Switcher's reward by 0.1; this folder's MPE
+# MARTA run(s), made at k = 1 by the commands above, were replaced by k = 0.1 runs of the
+# configs the budget now resolves, and moved to results/mpe-switcher-unscaled/ (second part
+# of results/mpe-switcher-reward-scale/commands.sh).

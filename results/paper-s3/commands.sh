@@ -21,3 +21,7 @@ tar -C runs/paper-s3 --exclude=./.jax-cache --exclude='*/checkpoints' -cf - . | 
 .venv/bin/marta gain --baseline results/paper/table2-mpe-qmix/baseline \
   results/paper-s3/table2-mpe-qmix/baseline --marta results/paper/table2-mpe-qmix/marta \
   results/paper-s3/table2-mpe-qmix/marta --markdown
+# 2026-11-28, later: the MPE presets now scale the Switcher's reward by 0.1; this folder's MPE
+# MARTA run(s), made at k = 1 by the commands above, were replaced by k = 0.1 runs of the
+# configs the budget now resolves, and moved to results/mpe-switcher-unscaled/ (second part
+# of results/mpe-switcher-reward-scale/commands.sh).
