@@ -1,0 +1,34 @@
+#!/bin/bash
+# issue 7: MARTA-VDN on tj-4 (Table 2 row 1, the `paper` budget) with a ten times larger
+# initial Switcher temperature (marta.switcher.initial_alpha=2.0), the change that on MPE
+# MADDPG made the Switcher explore longer before committing (docs/switcher.md, "Reward
+# scale"). Seeds 0-2 and 3-5 side by side, one core each, XLA single-threaded, on an
+# otherwise idle machine (2026-11-28). The config is the one `marta reproduce --budget paper`
+# resolves for table2-tj-vdn/marta (with learner.length_groups=4, as results/tj4-vdn-seed3;
+# results/paper's seeds 0-2 ran without it: same loss, faster updates).
+cd "$(dirname "$0")/../.."
+export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+R=runs/tj4-alpha
+mkdir -p $R
+.venv/bin/python -c "
+from marta.reproduce.runs import plan_runs
+from marta.reproduce.presets import select_presets
+from marta.experiments.config import save_config
+(spec,) = [s for s in plan_runs(select_presets(['table2-tj-vdn']), 'paper') if s.run == 'marta']
+save_config(spec.config, '$R/marta.yaml')"
+for s in 0 3; do
+  core=$([ $s = 0 ] && echo 0 || echo 1)
+  taskset -c $core .venv/bin/marta train --config $R/marta.yaml --seed $s \
+    marta.switcher.initial_alpha=2.0 --out $R/seed$s --progress log > $R/seed$s.log 2>&1 &
+done
+wait
+W=results/tj4-vdn-switcher-alpha
+for s in 0 3; do
+  tar -C $R --exclude='*/checkpoints' --exclude='.jax-cache' -cf - seed$s | tar -C $W -xf -
+  cp $R/seed$s.log $W/
+done
+# against the uniform baseline (seeds 0-2: results/paper, 3-5: results/tj4-vdn-seed3) and
+# against MARTA-VDN with the default initial temperature
+B=results/paper/table2-tj-vdn; S=results/tj4-vdn-seed3
+.venv/bin/marta gain --baseline $B/baseline $S/baseline --marta $W/seed0 $W/seed3 --markdown
+.venv/bin/marta gain --baseline $B/marta $S/marta --marta $W/seed0 $W/seed3 --markdown
