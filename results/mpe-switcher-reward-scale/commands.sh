@@ -27,13 +27,15 @@ for row in maddpg qmix; do
   done
 done
 # the gains from the copies: against the uniform baselines (Table 2's comparison), then
-# against MARTA with the Switcher's reward unscaled
+# against MARTA with the Switcher's reward unscaled (those runs are in
+# results/mpe-switcher-unscaled since the presets adopted k = 0.1, part 3 below)
+U=results/mpe-switcher-unscaled
 P=results/paper/table2-mpe-maddpg; S=results/mpe-maddpg-seed3
 .venv/bin/marta gain --baseline $P/baseline $S/baseline --marta $W/maddpg/seed0 $W/maddpg/seed3 --markdown
-.venv/bin/marta gain --baseline $P/marta $S/marta --marta $W/maddpg/seed0 $W/maddpg/seed3 --markdown
+.venv/bin/marta gain --baseline $U/maddpg/seed0 $S/marta --marta $W/maddpg/seed0 $W/maddpg/seed3 --markdown
 P=results/paper/table2-mpe-qmix; S=results/paper-s3/table2-mpe-qmix
 .venv/bin/marta gain --baseline $P/baseline $S/baseline --marta $W/qmix/seed0 $W/qmix/seed3 --markdown
-.venv/bin/marta gain --baseline $P/marta $S/marta --marta $W/qmix/seed0 $W/qmix/seed3 --markdown
+.venv/bin/marta gain --baseline $U/qmix/seed0 $U/qmix/seed3 --marta $W/qmix/seed0 $W/qmix/seed3 --markdown
 
 # --- 2026-11-28, later: the unscaled reward (k = 1) with a ten times larger initial
 # temperature (initial_alpha 2.0: the same temperature relative to the values as 0.2 at
@@ -60,7 +62,6 @@ A=$W/maddpg-k1-alpha2; P=results/paper/table2-mpe-maddpg; S=results/mpe-maddpg-s
 # The k = 1 MARTA runs leave the reproduction folders for results/mpe-switcher-unscaled/
 # (its README.md), and the runs above take their place at `paper` (configs checked field by
 # field against `marta reproduce --budget paper [--seed 3]`; reproduce.json gets their times):
-U=results/mpe-switcher-unscaled
 git mv results/paper/table2-mpe-maddpg/marta $U/maddpg/seed0
 git mv results/paper/table2-mpe-qmix/marta $U/qmix/seed0
 git mv results/paper-s3/table2-mpe-qmix/marta $U/qmix/seed3
