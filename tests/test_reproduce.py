@@ -34,6 +34,7 @@ from marta.reproduce.presets import (
     load_presets,
     preset_from_dict,
     resolve_config,
+    select_presets,
 )
 from marta.reproduce.runs import (
     LOCK_FILE,
@@ -435,6 +436,30 @@ def test_set_overrides_apply_last_and_marta_fields_skip_runs_without_marta():
     # the budget's value is overridden too (smoke sets 4000 env steps)
     (spec, _) = plan_runs([preset], "smoke", overrides=["train.total_env_steps=800"])
     assert spec.config.train.total_env_steps == 800
+
+
+def test_switcher_set_overrides_skip_baseline_runs_which_have_no_switcher():
+    """A Switcher variant leaves the baselines' configs as they were (so their finished runs
+    are kept), reaches the MARTA runs, and reaches a baseline turned into MARTA by --set."""
+    (preset,) = select_presets(["table2-tj-vdn"])
+    items = [
+        "marta.switcher.initial_alpha=2.0",
+        "marta.switcher.activation_cost=0.1",  # refused in a baseline's config
+        "marta.switcher_onsets=every_step",
+        "marta.train_fault.p=0.2",  # a fault field: every run
+    ]
+    plain = {s.run: s.config for s in plan_runs([preset], "smoke")}
+    varied = {s.run: s.config for s in plan_runs([preset], "smoke", overrides=items)}
+    faults = dataclasses.replace(plain["baseline"].marta.train_fault, p=0.2)
+    marta_section = dataclasses.replace(plain["baseline"].marta, train_fault=faults)
+    assert varied["baseline"] == plain["baseline"].replace(marta=marta_section)
+    switcher = varied["marta"].marta.switcher
+    assert (switcher.initial_alpha, switcher.activation_cost) == (2.0, 0.1)
+    assert varied["marta"].marta.switcher_onsets == "every_step"
+    assert varied["marta"].marta.train_fault.p == 0.2
+    (turned, _) = plan_runs([preset], "smoke", overrides=[*items, "marta.method=marta"])
+    assert turned.config.marta.method == "marta"
+    assert turned.config.marta.switcher.initial_alpha == 2.0
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="FIELD=VALUE",
         help="set config fields of every run, after the budget (e.g. "
-        "marta.switcher.reward_scale=1); marta.* fields skip runs without MARTA",
+        "marta.switcher.reward_scale=1); marta.* fields skip runs without MARTA, and "
+        "Switcher fields skip baseline runs",
     )
     p.add_argument(
         "--backend",

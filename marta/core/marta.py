@@ -78,6 +78,13 @@ from marta.switcher import (
 
 Method = Literal["baseline", "marta"]
 SwitcherOnsets = Literal["random", "every_step"]
+#: MartaConfig fields that only the Switcher reads: a baseline run carries them unused
+SWITCHER_FIELDS = (
+    "switcher",
+    "switcher_updates_per_rollout",
+    "switcher_learning_starts",
+    "switcher_onsets",
+)
 #: scorecard rows: name -> fault policy at the evaluation p (None = no faults at all)
 SCORECARD_POLICIES: dict[str, str | None] = {
     "no_fault": None,

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import marta
+from marta.core.marta import SWITCHER_FIELDS
 from marta.experiments.compile_cache import enable_compile_cache
 from marta.experiments.config import (
     ExperimentConfig,
@@ -103,7 +104,7 @@ def plan_runs(
     experiments on other seeds, to pool with `marta gain`). `overrides` (``--set
     field=value``) set fields of every run last, after the budget's ``scale``, so a value is
     taken as given; as with a budget's, ``marta.*`` fields skip runs without a ``marta``
-    section.
+    section, and the Switcher's fields (`SWITCHER_FIELDS`) skip baseline runs.
 
     Raises:
         ValueError: a run whose config is invalid (names the preset, run and field), a
@@ -128,10 +129,17 @@ def plan_runs(
 
 
 def _overridden(config: ExperimentConfig, extra: Mapping[str, Any], where: str) -> ExperimentConfig:
-    """`config` with the parsed ``--set`` fields; ``marta.*`` skips a run without MARTA."""
+    """`config` with the parsed ``--set`` fields; ``marta.*`` skips a run without MARTA, and
+    the Switcher's fields (`SWITCHER_FIELDS`) skip a run whose method is not "marta" (a
+    baseline, which never reads them: a Switcher variant leaves its config, and so its
+    finished results, as they were)."""
     data = config.to_dict()
+    faults = extra.get("marta")
     if data.get("marta") is None:
         extra = {k: v for k, v in extra.items() if k != "marta"}
+    elif isinstance(faults, Mapping) and faults.get("method", data["marta"]["method"]) != "marta":
+        kept = {k: v for k, v in faults.items() if k not in SWITCHER_FIELDS}
+        extra = {**extra, "marta": kept}
     try:
         return ExperimentConfig.from_dict(merge(data, extra))
     except ValueError as err:
