@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -378,6 +379,15 @@ def test_local_backend_resumes_a_killed_run_and_skips_finished_ones(tmp_path, co
     third = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
     assert (third.skipped, third.done) == (2, 2)
     changed = {p for p in stamps if p.stat().st_mtime_ns != stamps[p]}
+    assert changed == {out / "reproduce.json"} | {out / preset.name / "preset.yaml"}
+
+    # finished runs kept without their checkpoints (as results/ keeps them) are done too
+    for spec in specs:
+        shutil.rmtree(out / spec.key / "checkpoints")
+        assert inspect_run(spec, out).action == "done"
+    fourth = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
+    assert (fourth.skipped, fourth.done) == (2, 2)
+    changed = {p for p in stamps if p.exists() and p.stat().st_mtime_ns != stamps[p]}
     assert changed == {out / "reproduce.json"} | {out / preset.name / "preset.yaml"}
 
 

@@ -12,6 +12,7 @@ import errno
 import io
 import json
 import os
+import shutil
 import signal
 import sys
 import types
@@ -309,6 +310,13 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path):
     before = (out / "seed_0" / "metrics.jsonl").read_bytes()
     run(None, out, resume=True)
     assert (out / "seed_0" / "metrics.jsonl").read_bytes() == before
+    # kept without its checkpoints (as results/ keeps runs): still finished, not restarted
+    shutil.rmtree(out / "checkpoints")
+    stream = io.StringIO()
+    run(None, out, resume=True, stream=stream, progress="log")
+    assert "already complete (3 segments)" in stream.getvalue()
+    assert (out / "seed_0" / "metrics.jsonl").read_bytes() == before
+    assert not (out / "checkpoints").exists()
 
 
 def test_non_finite_metric_stops_and_keeps_the_last_good_checkpoint(tmp_path):

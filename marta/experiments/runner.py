@@ -47,7 +47,7 @@ from marta.experiments.config import (
     load_config,
     save_config,
 )
-from marta.experiments.io import append_jsonl, check_writable, truncate_jsonl
+from marta.experiments.io import append_jsonl, check_writable, count_jsonl, truncate_jsonl
 
 ProgressMode = Literal["auto", "bar", "log", "none"]
 #: called after each segment's metrics are written: (segments_done, one record per seed)
@@ -115,6 +115,11 @@ class RunPaths:
             or self.checkpoints.exists()
             or any(self.root.glob("seed_*/metrics.jsonl"))
         )
+
+    def holds_all_metrics(self, num_seeds: int, num_segments: int) -> bool:
+        """Whether every seed's metrics.jsonl holds all `num_segments` records: a finished
+        run, even without its checkpoints (results/ keeps run directories without them)."""
+        return all(count_jsonl(self.metrics(k)) >= num_segments for k in range(num_seeds))
 
 
 def build_trainer(config: ExperimentConfig) -> Any:
@@ -266,8 +271,13 @@ def _restore(
     import jax
 
     info = read_checkpoint_info(paths.checkpoints)
-    if info is None:  # stopped before its first checkpoint: start again
-        return None, 0, 0
+    if info is None:
+        finished = paths.holds_all_metrics(config.num_seeds, num_segments) and (
+            getattr(trainer, "scorecard", None) is None or paths.scorecard.exists()
+        )
+        if finished:  # a finished run kept without its checkpoints: nothing to redo
+            return None, num_segments, config.train.total_env_steps
+        return None, 0, 0  # stopped before its first checkpoint: start again
     differences = config_differences(ExperimentConfig.from_dict(info.config), config)
     if differences:
         raise ValueError(

@@ -5,8 +5,9 @@ How to read this file:
 
 1. `plan_runs` resolves every run of the chosen presets for a budget into a `RunSpec`
    (validated `ExperimentConfig`, run directory ``OUT/<preset>/<run>``).
-2. `inspect_run` says what the directory of a run holds: ``done`` (all segments checkpointed
-   and, for fault-injection runs, ``scorecard.json`` written), ``resume`` (a run of this
+2. `inspect_run` says what the directory of a run holds: ``done`` (all segments checkpointed,
+   or all segments' metrics of a run kept without its checkpoints as in results/, and for
+   fault-injection runs ``scorecard.json`` written), ``resume`` (a run of this
    config that stopped early), ``fresh`` (nothing yet), ``redo`` (all segments but no
    scorecard: restarted from scratch), or ``conflict`` (a run of another config: refused
    unless ``--force``).
@@ -166,7 +167,12 @@ def inspect_run(spec: RunSpec, out: Path) -> RunState:
         info = read_checkpoint_info(paths.checkpoints)
     except ValueError:
         return RunState(action="redo")
-    if info is None or info.segments_done < spec.config.train.num_segments:
+    num_segments = spec.config.train.num_segments
+    if info is None:  # before its first checkpoint, or finished and kept without them
+        finished = paths.holds_all_metrics(spec.config.num_seeds, num_segments)
+    else:
+        finished = info.segments_done >= num_segments
+    if not finished:
         return RunState(action="resume")
     if spec.config.marta is not None and not paths.scorecard.exists():
         return RunState(action="redo")
