@@ -45,6 +45,7 @@ from marta.reproduce.runs import (
     read_status,
     reproduce,
 )
+from marta.switcher import SwitcherConfig
 
 PRESET = "table2-lbf-qmix"
 TABLE1 = Path("/work/shared/paper/table1_settings.csv")
@@ -470,6 +471,30 @@ def test_switcher_set_overrides_skip_baseline_runs_which_have_no_switcher():
     (turned, _) = plan_runs([preset], "smoke", overrides=[*items, "marta.method=marta"])
     assert turned.config.marta.method == "marta"
     assert turned.config.marta.switcher.initial_alpha == 2.0
+
+
+def test_a_presets_switcher_fields_reach_only_its_marta_runs():
+    """Switcher fields in a preset's base or budget stay out of its baselines' configs."""
+    data = {
+        "name": "base-switcher",
+        "experiment": "p_sweep",
+        "base": {
+            "env_id": "critical-state",
+            "learner_name": "iql",
+            "marta": {"switcher": {"initial_alpha": 2.0, "activation_cost": 0.1}},
+        },
+        "runs": [
+            {"name": "baseline", "tags": {"method": "baseline"},
+             "overrides": {"marta.method": "baseline"}},
+            {"name": "marta", "tags": {"method": "marta"}, "overrides": {}},
+        ],
+    }  # fmt: skip
+    baseline, marta_run = plan_runs([preset_from_dict(data, source="test")], "smoke")
+    assert baseline.config.marta.method == "baseline"
+    assert baseline.config.marta.switcher == SwitcherConfig()  # smoke's buffer sizes too
+    switcher = marta_run.config.marta.switcher
+    assert (switcher.initial_alpha, switcher.activation_cost) == (2.0, 0.1)
+    assert (switcher.batch_size, switcher.buffer_capacity) == (32, 256)  # the smoke budget
 
 
 @pytest.mark.parametrize(

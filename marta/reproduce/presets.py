@@ -27,6 +27,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
+from marta.core.marta import SWITCHER_FIELDS
 from marta.experiments.config import ExperimentConfig, merge, read_yaml
 from marta.validation import require
 
@@ -311,7 +312,9 @@ def resolve_config(preset: Preset, run: PresetRun, budget: str) -> ExperimentCon
     budget's ``scale`` factors.
 
     A budget's ``marta.*`` fields (e.g. the Switcher's buffer size) are left out of a run
-    without a ``marta`` section, so they never turn plain training into MARTA. A scaled field
+    without a ``marta`` section, so they never turn plain training into MARTA; and no layer's
+    Switcher fields (`SWITCHER_FIELDS`) reach a baseline run, which has no Switcher, so a
+    preset can set them in its base for its MARTA runs alone. A scaled field
     must be a float of the config (``learner.lr``); the product is rounded to 12 significant
     digits, so that 0.0005 x 2.5 reads 0.00125.
 
@@ -324,12 +327,31 @@ def resolve_config(preset: Preset, run: PresetRun, budget: str) -> ExperimentCon
     budget_part = nest(
         {k: v for k, v in preset.budgets[budget].items() if has_marta or k.split(".")[0] != "marta"}
     )
+    layers = [preset.base, budget_part, run_part]
+    merged = merge(merge(layers[0], layers[1]), layers[2])
+    if not has_switcher(merged):
+        layers = [without_switcher(layer) for layer in layers]
     try:
-        config = ExperimentConfig.from_dict(merge(merge(preset.base, budget_part), run_part))
+        config = ExperimentConfig.from_dict(merge(merge(layers[0], layers[1]), layers[2]))
         scale = preset.scales.get(budget)
         return ExperimentConfig.from_dict(_scaled(config.to_dict(), scale)) if scale else config
     except ValueError as err:
         raise ValueError(f"preset {preset.name}, run {run.name}, budget {budget}: {err}") from None
+
+
+def has_switcher(part: Mapping[str, Any]) -> bool:
+    """Whether a (merged, nested) config layer makes a MARTA run: a ``marta`` section whose
+    method is "marta" (the default)."""
+    faults = part.get("marta")
+    return isinstance(faults, Mapping) and faults.get("method", "marta") == "marta"
+
+
+def without_switcher(part: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested config layer without the Switcher's fields (`SWITCHER_FIELDS`)."""
+    faults = part.get("marta")
+    if not isinstance(faults, Mapping):
+        return dict(part)
+    return {**part, "marta": {k: v for k, v in faults.items() if k not in SWITCHER_FIELDS}}
 
 
 def _scaled(data: dict[str, Any], scale: Mapping[str, float]) -> dict[str, Any]:

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import marta
-from marta.core.marta import SWITCHER_FIELDS
 from marta.experiments.compile_cache import enable_compile_cache
 from marta.experiments.config import (
     ExperimentConfig,
@@ -49,7 +48,7 @@ from marta.experiments.config import (
     parse_overrides,
 )
 from marta.experiments.io import atomic_write_text, check_writable
-from marta.reproduce.presets import Preset, resolve_config
+from marta.reproduce.presets import Preset, has_switcher, resolve_config, without_switcher
 from marta.reproduce.results import read_sittings
 
 RunAction = Literal["done", "resume", "fresh", "redo", "conflict"]
@@ -135,12 +134,10 @@ def _overridden(config: ExperimentConfig, extra: Mapping[str, Any], where: str) 
     baseline, which never reads them: a Switcher variant leaves its config, and so its
     finished results, as they were)."""
     data = config.to_dict()
-    faults = extra.get("marta")
     if data.get("marta") is None:
         extra = {k: v for k, v in extra.items() if k != "marta"}
-    elif isinstance(faults, Mapping) and faults.get("method", data["marta"]["method"]) != "marta":
-        kept = {k: v for k, v in faults.items() if k not in SWITCHER_FIELDS}
-        extra = {**extra, "marta": kept}
+    elif not has_switcher(merge(data, extra)):
+        extra = without_switcher(extra)
     try:
         return ExperimentConfig.from_dict(merge(data, extra))
     except ValueError as err:
