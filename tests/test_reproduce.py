@@ -80,6 +80,31 @@ def test_the_switcher_learns_at_the_team_learners_reward_scale():
     assert scales["table2-tj-vdn"] == scales["fig2a-cost-sweep"] == 1.0
 
 
+#: the size of an environment's reward events: a Traffic Junction collision costs 10, a
+#: Simple-Tag tag pays 10, an LBF episode's food is worth at most 1 in all
+REWARD_UNIT = {"tj": 10.0, "mpe": 10.0, "lbf": 1.0}
+
+
+def test_the_switcher_starts_at_sacs_temperature_per_unit_of_reward():
+    """Every preset's Switcher starts at alpha_0 = 0.2 k u: SAC's default temperature per
+    reward unit u of its environment, at its reward scale k (docs/switcher.md, "Initial
+    temperature"): 2.0 on Traffic Junction, 0.2 on MPE (k = 0.1) and LBF."""
+    alphas = {}
+    for preset in load_presets():
+        for run in preset.runs:
+            config = resolve_config(preset, run, "paper")
+            switcher = config.marta.switcher
+            if config.marta.method == "marta":
+                unit = REWARD_UNIT[config.env_id.split("-")[0]]
+                expected = 0.2 * switcher.reward_scale * unit
+                assert switcher.initial_alpha == pytest.approx(expected), (preset.name, run.name)
+                alphas[preset.name] = switcher.initial_alpha
+            else:
+                assert switcher.initial_alpha == 0.2  # a baseline has no Switcher
+    assert alphas["table2-tj-qmix"] == alphas["fig4-heatmap"] == 2.0
+    assert alphas["table2-mpe-maddpg"] == alphas["table2-lbf-vdn"] == 0.2
+
+
 def test_budgets_follow_the_issue():
     steps = {"lbf": 2_700_000, "tj": 1_200_000, "mpe": 1_200_000}
     for preset in load_presets():

@@ -25,3 +25,7 @@ tar -C runs/paper-s3 --exclude=./.jax-cache --exclude='*/checkpoints' -cf - . | 
 # MARTA run(s), made at k = 1 by the commands above, were replaced by k = 0.1 runs of the
 # configs the budget now resolves, and moved to results/mpe-switcher-unscaled/ (second part
 # of results/mpe-switcher-reward-scale/commands.sh).
+# 2026-11-28, evening: the Traffic Junction presets now start the Switcher at
+# initial_alpha 2.0; this folder's tj-6 MARTA-QMIX run, made at 0.2 by the commands above, moved to
+# results/tj-switcher-default-alpha/ (its README), and its place was taken by the same config
+# with initial_alpha 2.0 (results/tj6-qmix-switcher-alpha/commands.sh).

@@ -31,7 +31,9 @@ done
 # against MARTA-VDN with the default initial temperature
 B=results/paper/table2-tj-vdn; S=results/tj4-vdn-seed3
 .venv/bin/marta gain --baseline $B/baseline $S/baseline --marta $W/seed0 $W/seed3 --markdown
-.venv/bin/marta gain --baseline $B/marta $S/marta --marta $W/seed0 $W/seed3 --markdown
+D=results/tj-switcher-default-alpha  # the default-temperature runs, since moved there
+.venv/bin/marta gain --baseline $D/paper/table2-tj-vdn/marta $D/tj4-vdn-seed3/marta \
+  --marta $W/seed0 $W/seed3 --markdown
 
 # The same at the `fast` budget (2.5x fewer updates, lr x2.5), seeds 0-2 and 3-5 side by side,
 # against results/fast and results/fast-s3 (fast/):
@@ -55,4 +57,8 @@ for s in 0 3; do
 done
 F=results/fast/table2-tj-vdn; G=results/fast-s3/table2-tj-vdn
 .venv/bin/marta gain --baseline $F/baseline $G/baseline --marta $W/fast/seed0 $W/fast/seed3 --markdown
-.venv/bin/marta gain --baseline $F/marta $G/marta --marta $W/fast/seed0 $W/fast/seed3 --markdown
+.venv/bin/marta gain --baseline $D/fast/table2-tj-vdn/marta $D/fast-s3/table2-tj-vdn/marta \
+  --marta $W/fast/seed0 $W/fast/seed3 --markdown
+# 2026-11-28, evening: the Traffic Junction presets adopted initial_alpha 2.0; these runs
+# were copied into results/paper/table2-tj-vdn/marta (seed0), results/tj4-vdn-seed3/marta
+# (seed3), results/fast/table2-tj-vdn/marta and results/fast-s3/table2-tj-vdn/marta (fast/).
