@@ -327,12 +327,11 @@ def resolve_config(preset: Preset, run: PresetRun, budget: str) -> ExperimentCon
     budget_part = nest(
         {k: v for k, v in preset.budgets[budget].items() if has_marta or k.split(".")[0] != "marta"}
     )
-    layers = [preset.base, budget_part, run_part]
-    merged = merge(merge(layers[0], layers[1]), layers[2])
+    merged = merge(merge(preset.base, budget_part), run_part)
     if not has_switcher(merged):
-        layers = [without_switcher(layer) for layer in layers]
+        merged = without_switcher(merged)
     try:
-        config = ExperimentConfig.from_dict(merge(merge(layers[0], layers[1]), layers[2]))
+        config = ExperimentConfig.from_dict(merged)
         scale = preset.scales.get(budget)
         return ExperimentConfig.from_dict(_scaled(config.to_dict(), scale)) if scale else config
     except ValueError as err:
