@@ -25,7 +25,7 @@ import pytest
 from marta.cli import main
 from marta.experiments.checkpoint import read_checkpoint_info
 from marta.experiments.compile_cache import resolve_cache_dir
-from marta.experiments.config import load_config, save_config
+from marta.experiments.config import config_differences, load_config, save_config
 from marta.experiments.io import read_jsonl
 from marta.experiments.runner import run_experiment
 from marta.reproduce.presets import (
@@ -40,7 +40,9 @@ from marta.reproduce.presets import (
 from marta.reproduce.runs import (
     LOCK_FILE,
     LOG_FILE,
+    RunState,
     inspect_run,
+    plan_copies,
     plan_runs,
     read_status,
     reproduce,
@@ -415,6 +417,77 @@ def test_local_backend_resumes_a_killed_run_and_skips_finished_ones(tmp_path, co
     assert (fourth.skipped, fourth.done) == (2, 2)
     changed = {p for p in stamps if p.exists() and p.stat().st_mtime_ns != stamps[p]}
     assert changed == {out / "reproduce.json"} | {out / preset.name / "preset.yaml"}
+
+
+def test_the_suites_repeated_configs_are_copied_not_run_again():
+    """Fig. 4's run is Fig. 2a's c = 0, as are Fig. 2b's Case 1 at c = 0 and Fig. 3's MARTA
+    at p = 0.1 (and Fig. 2b's Case 1 at c = 0.1, 0.5 are Fig. 2a's); Fig. 5's 4 agents are
+    Table 2's LBF QMIX row: under every budget each of these configs runs once."""
+    expected = {
+        "fig2b-case/case1-c0": "fig2a-cost-sweep/marta-c0",
+        "fig3-p-sweep/marta-p0.1": "fig2a-cost-sweep/marta-c0",
+        "fig4-heatmap/marta": "fig2a-cost-sweep/marta-c0",
+        "fig2b-case/case1-c0.1": "fig2a-cost-sweep/marta-c0.1",
+        "fig2b-case/case1-c0.5": "fig2a-cost-sweep/marta-c0.5",
+        "fig5-team-size/baseline-n4": "table2-lbf-qmix/baseline",
+        "fig5-team-size/marta-n4": "table2-lbf-qmix/marta",
+    }
+    for budget in BUDGETS:
+        specs = plan_runs(load_presets(), budget)
+        fresh = {spec.key: RunState(action="fresh") for spec in specs}
+        copies = plan_copies(specs, fresh)
+        assert {key: source.key for key, source in copies.items()} == expected
+        by_key = {spec.key: spec for spec in specs}
+        for key, source in copies.items():
+            assert config_differences(by_key[key].config, source.config) == []
+        sources = [spec for spec in specs if spec.key not in copies]
+        for i, a in enumerate(sources):  # the runs left all differ
+            assert all(config_differences(a.config, b.config) for b in sources[i + 1 :])
+        # a copy already done is the source of the others
+        done = {**fresh, "fig4-heatmap/marta": RunState(action="done")}
+        assert plan_copies(specs, done)["fig2a-cost-sweep/marta-c0"].key == "fig4-heatmap/marta"
+
+
+def test_runs_of_the_same_config_run_once_and_the_others_copy_it(tmp_path, compile_cache):
+    """A run repeated under another name runs once; the other gets a copy of its results
+    (no checkpoints) when it finishes, recorded in reproduce.json and the report; rerunning
+    changes nothing; and whichever of the two is done is the source."""
+    from marta.reproduce.report import write_report
+
+    twin = {**CHEAP["runs"][0], "name": "twin"}
+    preset = preset_from_dict({**CHEAP, "runs": [*CHEAP["runs"], twin]}, source="test")
+    first, _, second = specs = plan_runs([preset], "smoke")
+    out = tmp_path / "out"
+    summary = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
+    assert (summary.done, summary.copied, summary.failed) == (3, 1, ())
+
+    def assert_copy(source: Path, copy: Path) -> None:
+        for k in range(first.config.num_seeds):
+            metrics = f"seed_{k}/metrics.jsonl"
+            assert (copy / metrics).read_text() == (source / metrics).read_text()
+        assert (copy / "scorecard.json").read_text() == (source / "scorecard.json").read_text()
+        assert not (copy / "checkpoints").exists()
+        assert load_config(copy / "config.yaml") == second.config.replace(out_dir=str(copy))
+        assert "copied from" in (copy / LOG_FILE).read_text()
+
+    assert_copy(out / first.key, out / second.key)
+    assert (out / first.key / "checkpoints").exists()
+    assert "copied from" not in (out / first.key / LOG_FILE).read_text()
+    assert inspect_run(second, out).action == "done"
+    record = read_status(out)["runs"][second.key]
+    assert record == {"status": "done", "wall_time_s": 0.0, "same_as": first.key}
+    assert f"the same config as {first.key}" in write_report(out).read_text()
+
+    again = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
+    assert (again.skipped, again.copied, again.done) == (3, 0, 3)
+
+    # the first run's results lost: it is copied from its twin, and nothing runs
+    shutil.rmtree(out / first.key)
+    third = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
+    assert (third.skipped, third.copied, third.done) == (2, 1, 3)
+    assert f"copied from {out / second.key}" in (out / first.key / LOG_FILE).read_text()
+    assert read_status(out)["runs"][first.key]["same_as"] == second.key
+    assert inspect_run(specs[0], out).action == "done"
 
 
 def test_a_seed_replicate_with_overrides_reruns_every_run_with_them(tmp_path, compile_cache):

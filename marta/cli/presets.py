@@ -45,8 +45,15 @@ def run(args: argparse.Namespace) -> int:
         rows.append(row)
     print(format_table(rows))
     if args.budget is not None:
-        total = sum(r["runs"] for r in rows)
-        print(f"\n{total} runs; `marta reproduce --budget {args.budget} --out DIR` runs them all")
+        from marta.reproduce.runs import RunState, plan_copies, plan_runs
+
+        specs = plan_runs(load_presets(), args.budget)
+        copies = plan_copies(specs, {spec.key: RunState(action="fresh") for spec in specs})
+        print(
+            f"\n{len(specs)} runs, {len(specs) - len(copies)} distinct configs (a run with the "
+            f"config of another is copied from it); `marta reproduce --budget {args.budget} "
+            "--out DIR` runs them all"
+        )
     return 0
 
 

@@ -148,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_report:
         status = max(status, _report(Path(args.out)))
     print(
-        f"{args.out}: {summary.done}/{summary.planned} runs done ({summary.skipped} skipped) "
-        f"in {summary.wall_time_s:.1f} s"
+        f"{args.out}: {summary.done}/{summary.planned} runs done ({summary.skipped} skipped"
+        + (f", {summary.copied} copied" if summary.copied else "")
+        + f") in {summary.wall_time_s:.1f} s"
     )
     return status
 

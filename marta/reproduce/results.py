@@ -51,7 +51,8 @@ class RunResult:
     status: RunStatus
     """done, running, failed or missing (see the module docstring)"""
     note: str = ""
-    """why a run is not done (segments reached, unreadable files), or ''"""
+    """why a run is not done (segments reached, unreadable files), which run it copies, or
+    ''"""
     target_seeds: int | None = None
     """``num_seeds`` of the run's config (None: no config.yaml)"""
     target_env_steps: int | None = None
@@ -67,7 +68,8 @@ class RunResult:
     activation_map: Mapping[str, Any] | None = None
     """``activation_map.json`` (heatmap runs only)"""
     wall_time_s: float | None = None
-    """wall time: reproduce.json's, else the sum of the segments' ``wall_time_s``"""
+    """wall time: reproduce.json's, else the sum of the segments' ``wall_time_s``; None for
+    a copy of another run (reproduce.json's ``same_as``)"""
 
     @property
     def method(self) -> str:
@@ -289,6 +291,9 @@ def load_run(
     wall = _float_or_none(record.get("wall_time_s"))
     if wall is None:
         wall = _metric_sum(run_dir, "wall_time_s")
+    if record.get("same_as"):  # its metrics are the source's: no wall time of its own
+        notes.append(f"the same config as {record['same_as']}: its results copied")
+        wall = None
     return RunResult(
         **base,
         status="done" if done else ("failed" if recorded_failed else "running"),

@@ -12,11 +12,15 @@ How to read this file:
    scorecard: restarted from scratch), or ``conflict`` (a run of another config: refused
    unless ``--force``).
 3. `StatusFile` keeps ``OUT/reproduce.json`` (written atomically, by the parent only).
-4. `reproduce` checks the output directory (runs of another config are refused unless
+4. `plan_copies`: runs of the plan with the same config (every field but the run's
+   location: e.g. Fig. 4's run is Fig. 2a's c = 0, and Fig. 5's 4 agents are Table 2's LBF
+   QMIX row) run once; the others get a copy of its results when it finishes (`copy_run`):
+   the same config and seed give the same numbers.
+5. `reproduce` checks the output directory (runs of another config are refused unless
    ``force``), writes each ``OUT/<preset>/preset.yaml``, skips finished runs and hands the
    others to a backend (`marta.reproduce.local` or `marta.reproduce.ray_backend`), recording
    each result as it arrives.
-5. `execute_run` is what a local worker process or a Ray task runs for one run: one XLA
+6. `execute_run` is what a local worker process or a Ray task runs for one run: one XLA
    thread, the persistent compilation cache, an exclusive lock on the run directory, then
    `marta.experiments.runner.run_experiment` (``resume=True`` from its checkpoint,
    ``force=True`` for ``redo``/``conflict`` under ``--force``). It returns a plain dict, so
@@ -30,6 +34,7 @@ import dataclasses
 import datetime
 import json
 import os
+import shutil
 import socket
 import sys
 import time
@@ -176,6 +181,70 @@ def inspect_run(spec: RunSpec, out: Path) -> RunState:
     return RunState(action="done")
 
 
+def plan_copies(specs: Sequence[RunSpec], states: Mapping[str, RunState]) -> dict[str, RunSpec]:
+    """The runs of the plan that copy another run of the same config instead of running.
+
+    Runs whose configs are equal in every field but their location (`config_differences`
+    finds none) give the same numbers (same config and seed: same results, on one machine
+    and JAX version), so each such group runs once. Its source is a member already done if
+    there is one, else one that can resume, else the first in plan order; every other member
+    not done yet becomes a copy of it (`copy_run`, once the source is done).
+
+    Args:
+        specs: the plan (`plan_runs`).
+        states: each run's state by key (`inspect_run`).
+
+    Returns:
+        ``{key of a run to copy: the run it copies}``.
+    """
+    groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(_config_identity(spec.config), []).append(spec)
+    progress = {"done": 0, "resume": 1}
+    copies = {}
+    for group in groups.values():
+        source = min(group, key=lambda spec: progress.get(states[spec.key].action, 2))
+        for spec in group:
+            if spec is not source and states[spec.key].action != "done":
+                copies[spec.key] = source
+    return copies
+
+
+def _config_identity(config: ExperimentConfig) -> str:
+    """The config as canonical JSON without its location (equal iff no `config_differences`)."""
+    data = config.replace(out_dir=None).to_dict()
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def copy_run(source: Path, target: Path, config: ExperimentConfig) -> None:
+    """Replaces `target` by a copy of the finished run in `source`, without its checkpoints.
+
+    The copy holds everything `inspect_run` and `marta report` read (metrics, scorecard,
+    activation map, figures) and `config` saved with `target` as its location; its
+    ``reproduce.log`` names the source. Written beside `target` and renamed into place, so an
+    interrupted copy leaves `target` as it was.
+    """
+    from marta.experiments.config import save_config
+
+    staging = target.with_name(f".{target.name}.copy")
+    old = target.with_name(f".{target.name}.old")
+    for leftover in (staging, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(
+        source, staging, ignore=shutil.ignore_patterns("checkpoints", LOG_FILE, LOCK_FILE)
+    )
+    save_config(config.replace(out_dir=str(target)), staging / "config.yaml")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    (staging / LOG_FILE).write_text(
+        f"--- {stamp} copied from {source} (the same config: the same results)\n",
+        encoding="utf-8",
+    )
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Summary:
     """What one invocation of `reproduce` did."""
@@ -184,6 +253,8 @@ class Summary:
     """runs in the plan"""
     skipped: int
     """runs already finished before this invocation"""
+    copied: int
+    """runs finished by copying a run of the same config (`plan_copies`)"""
     done: int
     """runs finished (including the skipped ones)"""
     failed: tuple[str, ...]
@@ -274,23 +345,47 @@ def reproduce(
         seed=seed,
         overrides=overrides,
     )
+    copies = plan_copies(specs, states)
     for spec in specs:
         action = states[spec.key].action
         done = action == "done"
-        # a run started afresh (redo, or replaced under --force) starts its wall time at 0
-        entry = {} if action in ("redo", "conflict") else status.data["runs"].get(spec.key) or {}
-        status.data["runs"][spec.key] = {**entry, "status": "done" if done else "pending"}
+        # a run started afresh (redo, copied, or replaced under --force) starts its wall
+        # time at 0
+        fresh = action in ("redo", "conflict") or spec.key in copies
+        entry = {} if fresh else status.data["runs"].get(spec.key) or {}
+        entry = {**entry, "status": "done" if done else "pending"}
+        if spec.key in copies:
+            entry["same_as"] = copies[spec.key].key
+        status.data["runs"][spec.key] = entry
     status.write()
     # longest first (env steps x seeds), so the last runs to finish are short ones
     todo = sorted(
-        (spec for spec in specs if states[spec.key].action != "done"),
+        (spec for spec in specs if states[spec.key].action != "done" and spec.key not in copies),
         key=lambda spec: -spec.config.train.total_env_steps * spec.config.num_seeds,
     )
-    skipped = len(specs) - len(todo)
+    skipped = sum(state.action == "done" for state in states.values())
     cache = None if cache_dir is None else out / cache_dir
     payloads = [run_payload(spec, out, force=force, cache_dir=cache) for spec in todo]
     progress = _Progress(stream, len(specs), skipped, began)
-    progress.line(f"{len(specs)} runs ({skipped} already done, {len(todo)} to run) in {out}")
+    progress.line(
+        f"{len(specs)} runs ({skipped} already done, {len(todo)} to run"
+        + (f", {len(copies)} to copy from a run of the same config" if copies else "")
+        + f") in {out}"
+    )
+    copied = []
+
+    def copy_from(source: RunSpec) -> None:
+        """Copies the finished `source` into every run waiting for it."""
+        for spec in specs:
+            if copies.get(spec.key) is source:
+                copy_run(out / source.key, out / spec.key, spec.config)
+                status.set(spec.key, "done", same_as=source.key)
+                copied.append(spec.key)
+                progress.copied(spec.key, source.key)
+
+    for source in {id(s): s for s in copies.values()}.values():
+        if states[source.key].action == "done":
+            copy_from(source)
 
     def on_start(payload: Mapping[str, Any], where: int | str | None) -> None:
         place = {None: "", "ray": " (ray task)"}.get(where, f" (core {where})")
@@ -308,6 +403,8 @@ def reproduce(
         )
         status.sitting_time(time.perf_counter() - began)
         progress.result(key, result)
+        if result["status"] == "done":
+            copy_from(next(spec for spec in specs if spec.key == key))
 
     if backend == "local":
         from marta.reproduce.local import run_local
@@ -330,6 +427,7 @@ def reproduce(
     return Summary(
         planned=len(specs),
         skipped=skipped,
+        copied=len(copied),
         done=sum(runs[s.key]["status"] == "done" for s in specs),
         failed=tuple(s.key for s in specs if runs[s.key]["status"] == "failed"),
         interrupted=not finished,
@@ -374,6 +472,10 @@ class _Progress:
         elapsed = int(time.perf_counter() - self.began)
         stamp = f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}"
         print(f"[{stamp} {self.done}/{self.total}] {text}", file=self.stream, flush=True)
+
+    def copied(self, key: str, source: str) -> None:
+        self.done += 1
+        self.line(f"copied  {key} (the same config as {source})")
 
     def result(self, key: str, result: Mapping[str, Any]) -> None:
         self.done += result["status"] == "done"
@@ -427,14 +529,26 @@ class StatusFile:
             "runs": dict(old.get("runs") or {}),
         }
 
-    def set(self, key: str, status: str, *, add_wall_time_s: float = 0.0, error: str = "") -> None:
-        """Records a run's status; its wall time adds up over the attempts that ran it."""
+    def set(
+        self,
+        key: str,
+        status: str,
+        *,
+        add_wall_time_s: float = 0.0,
+        error: str = "",
+        same_as: str = "",
+    ) -> None:
+        """Records a run's status; its wall time adds up over the attempts that ran it. A run
+        copied from another (`same_as`, its key) records no wall time of its own."""
         entry = dict(self.data["runs"].get(key) or {})
         wall = float(entry.get("wall_time_s") or 0.0) + add_wall_time_s
         entry.update(status=status, wall_time_s=round(wall, 3))
-        entry.pop("error", None)
+        for field in ("error", "same_as"):
+            entry.pop(field, None)
         if error:
             entry["error"] = error
+        if same_as:
+            entry["same_as"] = same_as
         self.data["runs"][key] = entry
         self.write()
 
@@ -602,8 +716,10 @@ __all__ = [
     "RunSpec",
     "RunState",
     "StatusFile",
+    "copy_run",
     "execute_run",
     "inspect_run",
+    "plan_copies",
     "plan_runs",
     "read_status",
     "reproduce",
