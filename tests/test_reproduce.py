@@ -448,7 +448,9 @@ def test_the_suites_repeated_configs_are_copied_not_run_again():
         assert plan_copies(specs, done)["fig2a-cost-sweep/marta-c0"].key == "fig4-heatmap/marta"
 
 
-def test_runs_of_the_same_config_run_once_and_the_others_copy_it(tmp_path, compile_cache):
+def test_runs_of_the_same_config_run_once_and_the_others_copy_it(
+    tmp_path, compile_cache, monkeypatch
+):
     """A run repeated under another name runs once; the other gets a copy of its results
     (no checkpoints) when it finishes, recorded in reproduce.json and the report; rerunning
     changes nothing; and whichever of the two is done is the source."""
@@ -488,6 +490,21 @@ def test_runs_of_the_same_config_run_once_and_the_others_copy_it(tmp_path, compi
     assert f"copied from {out / second.key}" in (out / first.key / LOG_FILE).read_text()
     assert read_status(out)["runs"][first.key]["same_as"] == second.key
     assert inspect_run(specs[0], out).action == "done"
+
+    # a copy that cannot be written fails that run only, and the rerun copies it
+    import marta.reproduce.runs as runs_module
+
+    def full_disk(*args) -> None:
+        raise OSError(28, "No space left on device")
+
+    shutil.rmtree(out / first.key)
+    with monkeypatch.context() as patch:
+        patch.setattr(runs_module, "copy_run", full_disk)
+        fourth = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
+    assert (fourth.failed, fourth.copied, fourth.done) == ((first.key,), 0, 2)
+    assert "No space left on device" in read_status(out)["runs"][first.key]["error"]
+    fifth = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
+    assert (fifth.failed, fifth.copied, fifth.done) == ((), 1, 3)
 
 
 def test_a_seed_replicate_with_overrides_reruns_every_run_with_them(tmp_path, compile_cache):

@@ -377,11 +377,18 @@ def reproduce(
     def copy_from(source: RunSpec) -> None:
         """Copies the finished `source` into every run waiting for it."""
         for spec in specs:
-            if copies.get(spec.key) is source:
+            if copies.get(spec.key) is not source:
+                continue
+            try:
                 copy_run(out / source.key, out / spec.key, spec.config)
-                status.set(spec.key, "done", same_as=source.key)
-                copied.append(spec.key)
-                progress.copied(spec.key, source.key)
+            except OSError as err:  # e.g. a full disk: that run fails, the others go on
+                error = f"copying {source.key}: {type(err).__name__}: {err}"
+                status.set(spec.key, "failed", error=error, same_as=source.key)
+                progress.line(f"failed  {spec.key}: {error}")
+                continue
+            status.set(spec.key, "done", same_as=source.key)
+            copied.append(spec.key)
+            progress.copied(spec.key, source.key)
 
     for source in {id(s): s for s in copies.values()}.values():
         if states[source.key].action == "done":
