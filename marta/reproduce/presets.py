@@ -27,7 +27,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from marta.core.marta import SWITCHER_FIELDS
+from marta.core.marta import SWITCHER_FIELDS, MartaConfig
 from marta.experiments.config import ExperimentConfig, merge, read_yaml
 from marta.validation import require
 
@@ -340,9 +340,9 @@ def resolve_config(preset: Preset, run: PresetRun, budget: str) -> ExperimentCon
 
 def has_switcher(part: Mapping[str, Any]) -> bool:
     """Whether a (merged, nested) config layer makes a MARTA run: a ``marta`` section whose
-    method is "marta" (the default)."""
+    method, or `MartaConfig`'s default where it sets none, is "marta"."""
     faults = part.get("marta")
-    return isinstance(faults, Mapping) and faults.get("method", "marta") == "marta"
+    return isinstance(faults, Mapping) and faults.get("method", MartaConfig().method) == "marta"
 
 
 def without_switcher(part: Mapping[str, Any]) -> dict[str, Any]:
