@@ -183,10 +183,13 @@ def method_label(preset: PresetResult, run: RunResult) -> str:
 def _sweep(
     preset: PresetResult, out: Path, tag: str, xlabel: str, *, activations: bool = True
 ) -> str | None:
-    """Final return (and activations per episode) vs a swept tag, one line per method."""
+    """Final return (and activations per episode) vs a swept tag, one line per method; the
+    swept values evenly spaced and named (c = 0, 0.01, 0.05, ... would crowd a linear axis),
+    and a note in the title while some runs are unfinished (their last 5 evaluations so far)."""
     runs = [r for r in preset.runs if r.steps.size and tag in r.tags]
     if not runs:
         return f"no run tagged with {tag!r} has an evaluation yet"
+    swept = sorted({float(r.tags[tag]) for r in runs})
     panels = [("final return", lambda r: r.final_returns)]
     if activations and any(run_curve(r, ACTIVATIONS)[0].size for r in runs):
         panels.append(("activations per episode (training)", _final_activations))
@@ -194,14 +197,19 @@ def _sweep(
     for ax, (ylabel, values) in zip(axes, panels, strict=True):
         for method in sorted({r.method for r in runs}):
             line = sorted((r for r in runs if r.method == method), key=lambda r: float(r.tags[tag]))
-            xs = [float(r.tags[tag]) for r in line]
+            xs = [swept.index(float(r.tags[tag])) for r in line]
             mean, low, high = _points(line, values)
             yerr = [mean - low, high - mean]
             ax.errorbar(xs, mean, yerr=yerr, marker="o", capsize=3, label=_method_name(method))
+        ax.set_xticks(range(len(swept)), [f"{value:g}" for value in swept])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.legend(loc="best")
-    _finish(fig, _short(preset.description or preset.name), out)
+    title = _short(preset.description or preset.name)
+    unfinished = sum(r.status != "done" for r in runs)
+    if unfinished:
+        title += f"\n({unfinished} of {len(runs)} runs unfinished: their evaluations so far)"
+    _finish(fig, title, out)
     return None
 
 
