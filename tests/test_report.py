@@ -314,6 +314,28 @@ def test_every_experiment_has_a_png_linked_relative_to_the_report(out):
     assert sorted(p.stem for p in (out / "figures").iterdir()) == sorted(expected)
 
 
+def test_sweeps_space_the_swept_values_evenly_and_count_unfinished_runs(tmp_path, monkeypatch):
+    """c = 0, 0.01, 0.5 at x = 0, 1, 2 with their values as tick labels (a linear axis would
+    crowd the first two), and the title says one of the three runs has not finished."""
+    from marta.reproduce import figures
+    from marta.reproduce.results import load_reproduction
+
+    runs = sweep_runs("cost", [0.0, 0.01, 0.5], methods=("marta",))
+    preset = write_preset(tmp_path, "cost_sweep-x", "cost_sweep", runs)
+    for i, run in enumerate(runs):
+        curves = BASELINE[:, : SEGMENTS - 4] if i == 1 else BASELINE  # the second unfinished
+        write_run(preset / run["name"], curves + i)
+    drawn = []
+    monkeypatch.setattr(figures, "_finish", lambda fig, title, out: drawn.append((fig, title)))
+    (result,) = load_reproduction(tmp_path).presets
+    assert figures.cost_sweep(result, tmp_path / "fig.png") is None
+    ((fig, title),) = drawn
+    (ax,) = fig.axes  # no activations logged: the final return only
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.01", "0.5"]
+    assert list(ax.get_lines()[0].get_xdata()) == [0, 1, 2]
+    assert "1 of 3 runs unfinished" in title
+
+
 def test_absent_heatmap_is_skipped_with_a_note(tmp_path):
     preset = write_preset(tmp_path, "heatmap-tj", "heatmap", [{"name": "marta", "tags": {}}])
     write_run(preset / "marta", MARTA)
