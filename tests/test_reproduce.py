@@ -419,7 +419,7 @@ def test_local_backend_resumes_a_killed_run_and_skips_finished_ones(tmp_path, co
     assert changed == {out / "reproduce.json"} | {out / preset.name / "preset.yaml"}
 
 
-def test_the_suites_repeated_configs_are_copied_not_run_again():
+def test_the_suites_repeated_configs_are_copied_not_run_again(capsys):
     """Fig. 4's run is Fig. 2a's c = 0, as are Fig. 2b's Case 1 at c = 0 and Fig. 3's MARTA
     at p = 0.1 (and Fig. 2b's Case 1 at c = 0.1, 0.5 are Fig. 2a's); Fig. 5's 4 agents are
     Table 2's LBF QMIX row: under every budget each of these configs runs once."""
@@ -446,6 +446,10 @@ def test_the_suites_repeated_configs_are_copied_not_run_again():
         # a copy already done is the source of the others
         done = {**fresh, "fig4-heatmap/marta": RunState(action="done")}
         assert plan_copies(specs, done)["fig2a-cost-sweep/marta-c0"].key == "fig4-heatmap/marta"
+    assert main(["presets", "--budget", "fast"]) == 0
+    assert f"{len(specs)} runs, {len(specs) - len(expected)} distinct configs" in (
+        capsys.readouterr().out
+    )
 
 
 def test_runs_of_the_same_config_run_once_and_the_others_copy_it(
