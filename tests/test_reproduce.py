@@ -510,6 +510,18 @@ def test_runs_of_the_same_config_run_once_and_the_others_copy_it(
     fifth = reproduce([preset], "smoke", out, workers=2, cache_dir=compile_cache)
     assert (fifth.failed, fifth.copied, fifth.done) == ((), 1, 3)
 
+    # a plan without its source (another preset selection): the copy is to run, and
+    # reproduce.json no longer says it is the same as a run outside the plan
+    import marta.reproduce.local as local_module
+
+    alone = preset_from_dict({**CHEAP, "runs": [CHEAP["runs"][0]]}, source="test")
+    shutil.rmtree(out / first.key)
+    with monkeypatch.context() as patch:
+        patch.setattr(local_module, "run_local", lambda payloads, **kwargs: True)  # run nothing
+        reproduce([alone], "smoke", out, workers=1, cache_dir=compile_cache)
+    entry = read_status(out)["runs"][first.key]
+    assert entry["status"] == "pending" and "same_as" not in entry
+
 
 def test_a_seed_replicate_with_overrides_reruns_every_run_with_them(tmp_path, compile_cache):
     """`--seed S --set F=V`: the same runs with base seed S and field F = V, both recorded in

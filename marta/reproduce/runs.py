@@ -356,6 +356,8 @@ def reproduce(
         entry = {**entry, "status": "done" if done else "pending"}
         if spec.key in copies:
             entry["same_as"] = copies[spec.key].key
+        elif not done:  # planned to copy in an earlier sitting, to run now
+            entry.pop("same_as", None)
         status.data["runs"][spec.key] = entry
     status.write()
     # longest first (env steps x seeds), so the last runs to finish are short ones
