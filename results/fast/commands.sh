@@ -28,3 +28,13 @@ tar -C runs/fast --exclude=./.jax-cache --exclude='*/checkpoints' -cf - . | tar 
 # initial_alpha 2.0; this folder's tj-4 MARTA-VDN and tj-6 MARTA-QMIX runs, made at 0.2 by the commands above, moved to
 # results/tj-switcher-default-alpha/ (its README), and its place was taken by the same config
 # with initial_alpha 2.0 (results/tj4-vdn-switcher-alpha and results/tj6-qmix-switcher-alpha/commands.sh).
+# 2026-11-28, night: the figure presets at `fast` (issue 7), into a copy of this folder so
+# that Table 2's runs count as done and Fig. 5's 4-agent runs are copied from Table 2's LBF
+# QMIX row (docs/reproduce.md, "Runs of the same config"); Fig. 3 put first with --only;
+# unfinished runs stay in runs/fast-all (checkpoints) for the next sitting of the same commands.
+cp -r results/fast runs/fast-all
+.venv/bin/marta reproduce --budget fast --out runs/fast-all --workers 2          # interrupted
+.venv/bin/marta reproduce --only fig3-p-sweep --budget fast --out runs/fast-all --workers 2
+# then the finished runs' small files (no checkpoints) back here, every preset.yaml and
+# reproduce.json, and the report (docs/results.md, "Figures 2-5 and MARTA-B at the `fast` budget")
+.venv/bin/marta report results/fast
