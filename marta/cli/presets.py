@@ -29,25 +29,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from marta.experiments.table import format_table
-    from marta.reproduce.presets import load_preset, load_presets, resolve_config
+    from marta.reproduce.presets import load_preset, load_presets
+    from marta.reproduce.runs import RunState, plan_copies, plan_runs
 
     if args.name is not None:
         print(load_preset(args.name).to_yaml(args.budget), end="")
         return 0
+    presets = load_presets()
+    specs = plan_runs(presets, args.budget) if args.budget is not None else []
     rows = []
-    for preset in load_presets():
+    for preset in presets:
         row = {"name": preset.name, "experiment": preset.experiment, "runs": len(preset.runs)}
         if args.budget is not None:
-            configs = [resolve_config(preset, run, args.budget) for run in preset.runs]
+            configs = [spec.config for spec in specs if spec.preset == preset.name]
             row["seeds"] = configs[0].num_seeds
             row["env_steps"] = _steps(c.train.total_env_steps for c in configs)
         row["description"] = preset.description
         rows.append(row)
     print(format_table(rows))
     if args.budget is not None:
-        from marta.reproduce.runs import RunState, plan_copies, plan_runs
-
-        specs = plan_runs(load_presets(), args.budget)
         copies = plan_copies(specs, {spec.key: RunState(action="fresh") for spec in specs})
         print(
             f"\n{len(specs)} runs, {len(specs) - len(copies)} distinct configs (a run with the "

@@ -46,6 +46,7 @@ from typing import Any, Literal
 import marta
 from marta.experiments.compile_cache import enable_compile_cache
 from marta.experiments.config import (
+    LOCATION_FIELDS,
     ExperimentConfig,
     config_differences,
     load_config,
@@ -211,8 +212,9 @@ def plan_copies(specs: Sequence[RunSpec], states: Mapping[str, RunState]) -> dic
 
 
 def _config_identity(config: ExperimentConfig) -> str:
-    """The config as canonical JSON without its location (equal iff no `config_differences`)."""
-    data = config.replace(out_dir=None).to_dict()
+    """The config as canonical JSON without `LOCATION_FIELDS` (equal iff no
+    `config_differences`)."""
+    data = {k: v for k, v in config.to_dict().items() if k not in LOCATION_FIELDS}
     return json.dumps(data, sort_keys=True, default=str)
 
 
@@ -375,6 +377,7 @@ def reproduce(
         + f") in {out}"
     )
     copied = []
+    by_key = {spec.key: spec for spec in specs}
 
     def copy_from(source: RunSpec) -> None:
         """Copies the finished `source` into every run waiting for it."""
@@ -392,9 +395,9 @@ def reproduce(
             copied.append(spec.key)
             progress.copied(spec.key, source.key)
 
-    for source in {id(s): s for s in copies.values()}.values():
-        if states[source.key].action == "done":
-            copy_from(source)
+    for spec in specs:  # sources already done: their copies now
+        if states[spec.key].action == "done":
+            copy_from(spec)
 
     def on_start(payload: Mapping[str, Any], where: int | str | None) -> None:
         place = {None: "", "ray": " (ray task)"}.get(where, f" (core {where})")
@@ -413,7 +416,7 @@ def reproduce(
         status.sitting_time(time.perf_counter() - began)
         progress.result(key, result)
         if result["status"] == "done":
-            copy_from(next(spec for spec in specs if spec.key == key))
+            copy_from(by_key[key])
 
     if backend == "local":
         from marta.reproduce.local import run_local
