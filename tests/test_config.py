@@ -77,6 +77,7 @@ def test_defaults_fill_every_field_and_env_is_resolved():
     assert c.learner == ValueLearnerConfig()
     assert c.env_kwargs == {"max_steps": 10, "payoff": ENVS["matrix-climbing"].defaults["payoff"]}
     assert (c.num_seeds, c.seed, c.checkpoint_every, c.check_finite) == (1, 0, 1, True)
+    assert c.keep_final_buffers is False
 
 
 def test_yaml_round_trip_keeps_every_field(tmp_path):
@@ -123,6 +124,7 @@ def test_yaml_base_and_overrides_merge(tmp_path):
         ("learner.lr=-1", "ValueLearnerConfig.lr must be > 0"),
         ("train.eval_episodes=1.5", "train.eval_episodes must be an integer, got 1.5"),
         ("learner.double_q=maybe", "learner.double_q must be true or false"),
+        ("keep_final_buffers=2", "keep_final_buffers must be true or false"),
         ("learner.target_update=soft", "learner.target_update must be one of 'hard', 'polyak'"),
         ("num_seeds=0", "num_seeds must be an integer >= 1, got 0"),
         ("seed=-1", "seed must be an integer >= 0"),
@@ -193,6 +195,7 @@ VALID = {
     "num_seeds": st.integers(1, 64).map(lambda n: (str(n), n)),
     "seed": st.integers(0, 2**32 - 1).map(lambda n: (str(n), n)),
     "checkpoint_every": st.integers(1, 50).map(lambda n: (str(n), n)),
+    "keep_final_buffers": st.sampled_from([("true", True), ("no", False)]),
     # the learner.* fields above are ValueLearnerConfig's, so only its learners are drawn
     "learner_name": st.sampled_from(
         sorted(n for n, e in LEARNERS.items() if e.config_cls is ValueLearnerConfig)

@@ -40,7 +40,10 @@ from marta.experiments.runner import (
     DiskFullError,
     NonFiniteMetricError,
     RunInterrupted,
+    RunPaths,
     build_trainer,
+    in_replay_buffer,
+    load_trained,
     run_experiment,
 )
 from marta.learners.trim import vmap_seeds
@@ -202,6 +205,25 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     )
 
 
+def test_checkpoint_leaves_out_the_omitted_leaves_and_loads_them_as_zeros(tmp_path):
+    trainer = make_fake_trainer(3)
+    keys = jax.random.split(jax.random.key(1), 2)
+    state, _ = vmap_seeds(trainer.segment)(jax.vmap(trainer.init)(keys))
+    assert np.asarray(state.buffer, np.float32).any()  # something to leave out
+    ckpt.save_checkpoint(tmp_path, state, segments_done=1, config={}, omit=in_replay_buffer)
+    info = ckpt.read_checkpoint_info(tmp_path)
+    assert info.omitted == (".buffer",)
+    with np.load(tmp_path / info.state_file) as data:
+        assert len(data.files) == len(jax.tree.leaves(state)) - 1
+    loaded, _ = ckpt.load_checkpoint(tmp_path, jax.eval_shape(jax.vmap(trainer.init), keys))
+    assert loaded.buffer.dtype == jnp.bfloat16 and loaded.buffer.shape == (2, 4)
+    assert not np.asarray(loaded.buffer, np.float32).any()
+    np.testing.assert_array_equal(loaded.acc, state.acc)
+    np.testing.assert_array_equal(jax.random.key_data(loaded.key), jax.random.key_data(state.key))
+    with pytest.raises(ValueError, match=r"\.key is a PRNG key"):
+        ckpt.save_checkpoint(tmp_path, state, segments_done=1, config={}, omit=lambda _: True)
+
+
 def test_checkpoint_refuses_a_different_state_or_schema(tmp_path):
     trainer = make_fake_trainer(3)
     state = jax.vmap(trainer.init)(jax.random.split(jax.random.key(0), 2))
@@ -233,6 +255,7 @@ def test_run_writes_the_run_directory(tmp_path):
     assert (root / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     info = ckpt.read_checkpoint_info(root / "checkpoints")
     assert (info.segments_done, info.env_steps) == (6, 60)
+    assert info.omitted == (".buffer",)  # a finished run's replay buffers are left out
     steps, values = load_curves(root)
     assert steps.tolist() == [10, 20, 30, 40, 50, 60] and values.shape == (2, 6)
 
@@ -498,3 +521,13 @@ def test_real_trainer_resume_equals_uninterrupted(tmp_path):
     run(None, tmp_path / "x", resume=True, make_trainer=factory)
     assert metrics_of(tmp_path / "x", 2) == reference
     assert os.path.exists(tmp_path / "x" / "checkpoints" / "state-000005.npz")
+    # the finished run's checkpoint leaves out the team's replay buffer, and only that; with
+    # keep_final_buffers it keeps everything
+    paths = RunPaths(tmp_path / "x")
+    _, state, info = load_trained(paths, config)
+    assert info.omitted and all(name.startswith(".buffer.") for name in info.omitted)
+    assert not np.asarray(state.buffer.data.obs).any()
+    assert any(np.asarray(leaf).any() for leaf in jax.tree.leaves(state.learner))
+    kept = run(config.replace(keep_final_buffers=True), tmp_path / "kept", make_trainer=factory)
+    assert ckpt.read_checkpoint_info(kept / "checkpoints").omitted == ()
+    assert metrics_of(kept, 2) == reference

@@ -10,6 +10,12 @@ A checkpoint is two files in ``DIR/checkpoints/``:
   resolved config, the marta version, `SCHEMA_VERSION`, the number of finished segments and
   each leaf's path, shape and dtype.
 
+A leaf can be left out (`save_checkpoint`'s ``omit``): its path, shape and dtype are recorded
+with ``"omitted": true`` and loading fills it with zeros. The runner leaves out the replay
+buffers of a finished run's last checkpoint (``keep_final_buffers``, docs/running.md): they are
+most of its size (about 2.5 GB for a 3-seed Traffic Junction run at the paper's horizon) and
+nothing that reads a finished run (``marta eval``, the scorecard, the activation map) uses them.
+
 Saving writes the ``.npz`` first and then replaces ``latest.json``, each through a temporary
 file, ``fsync`` and ``os.replace``; only then are older ``.npz`` files deleted. Whenever the
 process dies, ``latest.json`` therefore names a complete state file that matches it.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +42,8 @@ from marta.experiments.io import atomic_write_text, atomic_write_with
 #: bump when the on-disk layout changes; checkpoints of another schema are refused
 SCHEMA_VERSION = 1
 METADATA_FILE = "latest.json"
+#: a leaf's key path in a pytree, as `jax.tree_util.tree_flatten_with_path` gives it
+KeyPath = tuple[Any, ...]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,6 +56,7 @@ class CheckpointInfo:
         config: the resolved experiment config as a plain dict.
         marta_version: version of marta that wrote it.
         state_file: name of the ``.npz`` holding the state.
+        omitted: paths of the leaves left out of the state file (loaded as zeros).
     """
 
     segments_done: int
@@ -54,6 +64,7 @@ class CheckpointInfo:
     config: dict[str, Any]
     marta_version: str
     state_file: str
+    omitted: tuple[str, ...] = ()
 
 
 def _is_key(dtype: Any) -> bool:
@@ -80,6 +91,7 @@ def save_checkpoint(
     segments_done: int,
     config: dict[str, Any],
     env_steps: int = -1,
+    omit: Callable[[KeyPath], bool] | None = None,
 ) -> Path:
     """Saves `state` as the latest checkpoint in `directory` (created if needed).
 
@@ -89,6 +101,8 @@ def save_checkpoint(
         segments_done: finished segments included in `state`.
         config: resolved experiment config (plain dict) recorded in the metadata.
         env_steps: environment steps per seed at this point (for humans; -1 if unknown).
+        omit: leaves (by key path) to leave out of the state file; loading fills them with
+            zeros. PRNG-key leaves cannot be left out.
 
     Returns:
         Path of the metadata file.
@@ -98,9 +112,16 @@ def save_checkpoint(
     paths_and_leaves, _ = jax.tree_util.tree_flatten_with_path(state)
     arrays, leaves_meta = {}, []
     for index, (path, leaf) in enumerate(paths_and_leaves):
+        name = jax.tree_util.keystr(path)
+        if omit is not None and omit(path):
+            if _is_key(leaf.dtype):
+                raise ValueError(f"checkpoint leaf {name} is a PRNG key; it cannot be omitted")
+            shape_dtype = {"shape": list(np.shape(leaf)), "dtype": str(leaf.dtype)}
+            leaves_meta.append({"path": name, **shape_dtype, "omitted": True})
+            continue
         array, entry = _to_storable(leaf)
         arrays[f"leaf_{index:05d}"] = array
-        leaves_meta.append({"path": jax.tree_util.keystr(path), **entry})
+        leaves_meta.append({"path": name, **entry})
     state_file = f"state-{segments_done:06d}.npz"
     atomic_write_with(directory / state_file, lambda f: np.savez(f, **arrays))
     metadata = {
@@ -137,6 +158,7 @@ def _info(meta: dict[str, Any]) -> CheckpointInfo:
         config=meta["config"],
         marta_version=str(meta.get("marta_version", "?")),
         state_file=str(meta["state_file"]),
+        omitted=tuple(e["path"] for e in meta["leaves"] if e.get("omitted")),
     )
 
 
@@ -170,7 +192,7 @@ def load_checkpoint(directory: str | Path, template: Any) -> tuple[Any, Checkpoi
             e.g. ``jax.eval_shape(jax.vmap(trainer.init), keys)``.
 
     Returns:
-        (state as device arrays, checkpoint info).
+        (state as device arrays, checkpoint info); leaves saved as omitted are zeros.
 
     Raises:
         ValueError: no checkpoint, or one whose leaves do not match `template` (the message
@@ -201,6 +223,9 @@ def load_checkpoint(directory: str | Path, template: Any) -> tuple[Any, Checkpoi
                     f"{want[0]} {want[2]}{want[1]}; it was written by a different config or "
                     "code version"
                 )
+            if entry.get("omitted"):
+                leaves.append(jax.numpy.zeros(expected.shape, expected.dtype))
+                continue
             array = data[f"leaf_{index:05d}"]
             if "key_impl" in entry:
                 leaves.append(jax.random.wrap_key_data(array, impl=entry["key_impl"]))

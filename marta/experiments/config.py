@@ -24,6 +24,7 @@ YAML layout (``DIR/config.yaml`` holds every field, resolved)::
     num_seeds: 3
     seed: 0
     checkpoint_every: 1
+    keep_final_buffers: false
     plot_every: 10
     check_finite: true
     out_dir: runs/climbing-qmix
@@ -89,6 +90,9 @@ class ExperimentConfig:
     """base seed; seed k of the run uses key k of `seed_keys(seed, num_seeds)`; --seed"""
     checkpoint_every: int = 1
     """segments (evaluation intervals) between checkpoints; the last segment is always saved"""
+    keep_final_buffers: bool = False
+    """keep the replay buffers in the last checkpoint of a finished run (false: they are
+    left out, most of its size; evaluating the finished run does not need them)"""
     plot_every: int = 10
     """segments between refreshes of curves.png (it is always written at the end)"""
     check_finite: bool = True
@@ -123,7 +127,8 @@ class ExperimentConfig:
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
             _require(ok, name, f"an integer >= {low}", value)
         _require(self.seed < 2**32, "seed", "< 2**32", self.seed)
-        _require(isinstance(self.check_finite, bool), "check_finite", "true or false", None)
+        for name in ("keep_final_buffers", "check_finite"):
+            _require(isinstance(getattr(self, name), bool), name, "true or false", None)
         _require(self.out_dir is None or isinstance(self.out_dir, str), "out_dir", "a path", None)
         total = self.train.total_env_steps
         _require(total > 0, "train.total_env_steps", "> 0", total)

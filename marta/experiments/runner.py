@@ -11,6 +11,8 @@ optional TensorBoard, an existing run in the directory), builds a `Trainer` (any
         check metrics are finite -> append one line per seed to seed_<k>/metrics.jsonl
         -> checkpoint (every `checkpoint_every` segments and at the end) -> progress, plot
 
+The last checkpoint of a finished run leaves out the replay buffers (`keep_final_buffers`).
+
 Nothing inside the compiled functions does I/O. Because a segment is a pure function of the
 state and the checkpoint holds the whole state, a resumed run computes exactly the numbers an
 uninterrupted run computes. Run-directory layout: see docs/running.md.
@@ -151,6 +153,13 @@ def load_trained(paths: RunPaths, config: ExperimentConfig) -> tuple[Any, Any, C
     template = jax.eval_shape(jax.vmap(trainer.init), seed_keys(config.seed, config.num_seeds))
     state, info = load_checkpoint(paths.checkpoints, template)
     return trainer, state, info
+
+
+def in_replay_buffer(path: tuple[Any, ...]) -> bool:
+    """Whether the state leaf at key `path` belongs to a replay buffer: the trainers keep
+    theirs in fields named ``buffer`` (the team's `TrainState.buffer`, the adversary's and the
+    Switcher's in `marta.core.marta`)."""
+    return any(getattr(entry, "name", None) == "buffer" for entry in path)
 
 
 def resume_command(root: Path) -> str:
@@ -342,13 +351,17 @@ def _segment_loop(
                 if on_segment is not None:
                     on_segment(done, records)
                 stop = interrupted() and done < num_segments
-                if done % config.checkpoint_every == 0 or done == num_segments or stop:
+                finished = done == num_segments
+                if done % config.checkpoint_every == 0 or finished or stop:
                     save_checkpoint(
                         paths.checkpoints,
                         state,
                         segments_done=done,
                         config=config.to_dict(),
                         env_steps=int(records[0].get("env_steps", -1)),
+                        omit=in_replay_buffer
+                        if finished and not config.keep_final_buffers
+                        else None,
                     )
                     last_saved = done
                 reporter.update(done, records)
