@@ -38,3 +38,10 @@ cp -r results/fast runs/fast-all
 # then the finished runs' small files (no checkpoints) back here, every preset.yaml and
 # reproduce.json, and the report (docs/results.md, "Figures 2-5 and MARTA-B at the `fast` budget")
 .venv/bin/marta report results/fast
+# 2026-11-28, later: the remaining figure runs, in two more sittings (the first stopped by a
+# full disk: the finished runs' checkpoints, 2.4 GB each on Traffic Junction; those deleted, and since a1bedf0 a finished
+# run's checkpoint leaves out its replay buffers); both resumed the interrupted runs.
+.venv/bin/marta reproduce --budget fast --out runs/fast-all --workers 2 \
+    --only fig2a-cost-sweep fig3-p-sweep fig4-heatmap fig2b-case              # disk full
+.venv/bin/marta reproduce --budget fast --out runs/fast-all --workers 2
+.venv/bin/marta report results/fast   # after copying the finished runs' small files again
