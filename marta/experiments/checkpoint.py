@@ -71,9 +71,14 @@ def _is_key(dtype: Any) -> bool:
     return jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
 
 
+def _layout(leaf: Any) -> dict[str, Any]:
+    """A leaf's shape and dtype as recorded in ``latest.json``."""
+    return {"shape": list(np.shape(leaf)), "dtype": str(leaf.dtype)}
+
+
 def _to_storable(leaf: Any) -> tuple[np.ndarray, dict[str, Any]]:
     """A NumPy array `np.savez` can store, plus the metadata needed to restore the leaf."""
-    entry: dict[str, Any] = {"shape": list(np.shape(leaf)), "dtype": str(leaf.dtype)}
+    entry = _layout(leaf)
     if _is_key(leaf.dtype):
         entry["key_impl"] = str(jax.random.key_impl(leaf))
         return np.asarray(jax.random.key_data(leaf)), entry
@@ -116,8 +121,7 @@ def save_checkpoint(
         if omit is not None and omit(path):
             if _is_key(leaf.dtype):
                 raise ValueError(f"checkpoint leaf {name} is a PRNG key; it cannot be omitted")
-            shape_dtype = {"shape": list(np.shape(leaf)), "dtype": str(leaf.dtype)}
-            leaves_meta.append({"path": name, **shape_dtype, "omitted": True})
+            leaves_meta.append({"path": name, **_layout(leaf), "omitted": True})
             continue
         array, entry = _to_storable(leaf)
         arrays[f"leaf_{index:05d}"] = array

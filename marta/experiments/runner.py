@@ -39,6 +39,7 @@ import numpy as np
 
 from marta.experiments.checkpoint import (
     CheckpointInfo,
+    KeyPath,
     load_checkpoint,
     read_checkpoint_info,
     save_checkpoint,
@@ -155,7 +156,7 @@ def load_trained(paths: RunPaths, config: ExperimentConfig) -> tuple[Any, Any, C
     return trainer, state, info
 
 
-def in_replay_buffer(path: tuple[Any, ...]) -> bool:
+def in_replay_buffer(path: KeyPath) -> bool:
     """Whether the state leaf at key `path` belongs to a replay buffer: the trainers keep
     theirs in fields named ``buffer`` (the team's `TrainState.buffer`, the adversary's and the
     Switcher's in `marta.core.marta`)."""
