@@ -84,8 +84,10 @@ def write_run(
     if scorecard and length == segments:
         final = curves[:, -1]
         row = {"per_seed": final.tolist(), "mean": final.mean(), "std": final.std()}
+        worst = {"per_seed": (final - 0.1).tolist(), "mean": final.mean() - 0.1, "std": 0.0}
+        returns = {"no_fault": row, "worst_case": worst}
         (run_dir / "scorecard.json").write_text(
-            json.dumps({"method": "marta", "fault_p": 0.2, "returns": {"no_fault": row}})
+            json.dumps({"method": "marta", "fault_p": 0.2, "returns": returns})
         )
     if activation_map is not None:
         (run_dir / "activation_map.json").write_text(json.dumps(activation_map))
@@ -270,6 +272,9 @@ def test_header_scorecard_and_wall_time(out):
     cards = table(text, "Scorecard")
     (card,) = [r for r in cards if r["preset"] == "`table2-lbf-qmix`" and r["run"] == "marta"]
     assert pm(card["no_fault"])[0] == pytest.approx(MARTA[:, -1].mean(), rel=1e-3)
+    assert card["uniform"] == "—"  # a column the scorecard lacks
+    cost = -0.1 / MARTA[:, -1].mean() * 100  # worst case 0.1 below no fault
+    assert float(card["worst vs no fault %"]) == pytest.approx(cost, abs=0.051)
     assert card["fault p"] == "0.2"
 
 

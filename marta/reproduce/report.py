@@ -106,7 +106,10 @@ def render_report(reproduction: Reproduction, figures: Sequence[FigureResult]) -
             "## Scorecard",
             "",
             "Return of the final greedy team (mean ± std over seeds) with no faults and under "
-            "uniform and worst-case faults at the evaluation p (`scorecard.json`).",
+            "uniform and worst-case faults at the evaluation p (`scorecard.json`); *worst vs "
+            "no fault*: the worst-case return's change from the no-fault return, in % of the "
+            "latter. A team that worst-case faults barely hurt leaves MARTA little to gain in "
+            "Case 1.",
             "",
             format_table(scorecards, markdown=True),
             "",
@@ -242,8 +245,16 @@ def _scorecard_row(run: RunResult) -> dict[str, str]:
     for name in SCORECARD_ROWS:
         cell = returns.get(name) or {}
         row[name] = _pm(cell["mean"], cell["std"]) if {"mean", "std"} <= set(cell) else NONE
+    row["worst vs no fault %"] = _fault_cost(returns)
     row["fault p"] = _or_none((run.scorecard or {}).get("fault_p"))
     return row
+
+
+def _fault_cost(returns: dict) -> str:
+    """What worst-case faults cost the final team: the worst-case mean's change from the
+    no-fault mean in % of the latter (`metrics.gain_pct`); NONE without both columns."""
+    means = [(returns.get(name) or {}).get("mean") for name in ("worst_case", "no_fault")]
+    return NONE if None in means else _pct(metrics.gain_pct(*means))
 
 
 def _figure_lines(figures: Sequence[FigureResult], out_dir: Path) -> list[str]:
