@@ -31,8 +31,8 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check marta tests benchmarks
-	$(VENV)/bin/ruff format --check marta tests benchmarks
+	$(VENV)/bin/ruff check marta tests benchmarks examples
+	$(VENV)/bin/ruff format --check marta tests benchmarks examples
 
 # Jumanji's JAX LBF is compared from its own venv (its pins are not ours).
 JUMANJI_VENV := .venv-jumanji

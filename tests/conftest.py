@@ -30,6 +30,7 @@ LONGEST_FIRST = (
     "test_switcher.py",
     "test_maddpg.py",
     "test_bench.py",
+    "test_plugins.py",
     "test_runner.py",
     "test_eval.py",
     "test_lbf.py",

@@ -8,6 +8,8 @@ import importlib
 import os
 import sys
 
+from marta.plugins import ENV_VAR, load_plugins, plugins_from_env
+
 #: command modules, in the order `marta --help` lists them
 COMMANDS = [
     "envs",
@@ -32,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="marta",
         description="Fault-tolerant multi-agent reinforcement learning (MARTA) in pure JAX.",
     )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import a module (or a .py file) that registers environments, learners, mixers "
+        f"or fault policies before the command runs; repeatable; also ${ENV_VAR} "
+        "(comma-separated); see docs/extending.md",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"marta.cli.{name}").add_parser(sub)
@@ -42,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        load_plugins([*plugins_from_env(), *args.plugin])
         return int(args.func(args) or 0)
     except (CliError, ValueError) as err:
         print(f"marta {args.command}: error: {err}", file=sys.stderr)

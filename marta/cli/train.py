@@ -62,7 +62,10 @@ FAULT_FLAGS = {
     ),
     "fault_p": FaultFlag("--fault-p", "train_fault.p", "P", "per-step fault onset probability"),
     "fault_policy": FaultFlag(
-        "--fault-policy", "train_fault.policy", "{uniform,worst_case,learned,stuck}", "fault policy"
+        "--fault-policy",
+        "train_fault.policy",
+        "POLICY",
+        "fault policy: uniform, worst_case, learned, stuck or a plugin's",
     ),
     "fault_temperature": FaultFlag(
         "--fault-temperature",
@@ -151,7 +154,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--env", dest="env_id", metavar="ENV", help="environment id (marta envs)")
     p.add_argument(
-        "--learner", dest="learner_name", metavar="NAME", help="iql, vdn, qmix or maddpg"
+        "--learner",
+        dest="learner_name",
+        metavar="NAME",
+        help="iql, vdn, qmix, maddpg or a plugin's",
     )
     p.add_argument("--steps", metavar="N", help="total environment steps per seed")
     p.add_argument("--seeds", metavar="K", help="number of seeds (vmapped)")

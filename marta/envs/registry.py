@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from marta.envs.base import MultiAgentEnv
+from marta.plugins import HINT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +59,7 @@ def make(env_id: str, **overrides: Any) -> MultiAgentEnv:
         valid = sorted(ENVS)
         raise ValueError(
             f"unknown environment id {env_id!r}{_did_you_mean(env_id, valid)}; "
-            f"valid ids: {', '.join(valid)}"
+            f"valid ids: {', '.join(valid)} ({HINT})"
         )
     entry = ENVS[env_id]
     kwargs = {**entry.defaults, **overrides}

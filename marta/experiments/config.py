@@ -47,6 +47,7 @@ import yaml
 
 import marta
 from marta.experiments.io import atomic_write_text
+from marta.plugins import HINT
 
 if TYPE_CHECKING:
     from marta.core.train import TrainConfig
@@ -261,7 +262,7 @@ def learner_config_class(name: str) -> type:
         valid = sorted(LEARNERS)
         raise ValueError(
             f"unknown learner {name!r}{_did_you_mean(name, valid)}; valid learners: "
-            f"{', '.join(valid)}"
+            f"{', '.join(valid)} ({HINT})"
         )
     return LEARNERS[name].config_cls
 
@@ -274,7 +275,7 @@ def _resolve_env(env_id: str, overrides: Any) -> tuple[tuple[str, Any], ...]:
         valid = sorted(ENVS)
         raise ValueError(
             f"unknown environment id {env_id!r}{_did_you_mean(env_id, valid)}; valid ids: "
-            f"{', '.join(valid)}"
+            f"{', '.join(valid)} ({HINT})"
         )
     entry = ENVS[env_id]
     overrides = _as_mapping(overrides, "env")

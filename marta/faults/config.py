@@ -17,6 +17,7 @@ from typing import Literal, get_args
 
 Selection = Literal["simple", "complex"]
 Duration = Literal["step", "persistent"]
+#: the built-in fault policies; a plugin may register more (`marta.faults.register`)
 FaultPolicyName = Literal["uniform", "worst_case", "learned", "stuck"]
 BudgetScope = Literal["episode", "run"]
 
@@ -25,6 +26,15 @@ def _check_choice(field: str, value: object, literal: object) -> None:
     allowed = get_args(literal)
     if value not in allowed:
         raise ValueError(f"{field} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def _check_policy(name: object) -> None:
+    from marta.faults.policies import FAULT_POLICIES  # it imports this module
+    from marta.plugins import HINT
+
+    if name not in FAULT_POLICIES:
+        allowed = ", ".join(map(repr, sorted(FAULT_POLICIES)))
+        raise ValueError(f"policy must be one of {allowed} ({HINT}); got {name!r}")
 
 
 def _is_real(value: object) -> bool:
@@ -71,10 +81,11 @@ class FaultConfig:
     terminate_p: float = 0.5
     """persistent duration: per-step termination probability in [0, 1]; the duration is
     Geometric(terminate_p) with mean 1 / terminate_p steps (0 = until the episode ends)"""
-    policy: FaultPolicyName = "uniform"
-    """fault policy sigma^i: "uniform" (uniform over available actions), "worst_case"
-    (softmax(-Q / temperature) of the team's own Q-values, computed by the caller),
-    "learned" (an adversary's actions, given by the caller), "stuck" (`stuck_action`)"""
+    policy: str = "uniform"
+    """fault policy sigma^i, a name registered in `marta.faults.FAULT_POLICIES`: "uniform"
+    (uniform over available actions), "worst_case" (softmax(-Q / temperature) of the team's
+    own Q-values, computed by the caller), "learned" (an adversary's actions, given by the
+    caller), "stuck" (`stuck_action`), or one a plugin registered (docs/extending.md)"""
     temperature: float = 1.0
     """worst_case: softmax temperature T > 0 of softmax(-Q / T)"""
     stuck_action: int = 0
@@ -89,7 +100,7 @@ class FaultConfig:
     def __post_init__(self) -> None:
         _check_choice("selection", self.selection, Selection)
         _check_choice("duration", self.duration, Duration)
-        _check_choice("policy", self.policy, FaultPolicyName)
+        _check_policy(self.policy)
         _check_choice("budget_scope", self.budget_scope, BudgetScope)
         _check_index("agent", self.agent, optional=True)
         _check_probability("p", self.p)

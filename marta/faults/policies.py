@@ -10,7 +10,9 @@ executes f^i only for the faulty agent (a = (f^i, a^{-i})). Two kinds:
   worst-case that is `worst_case_actions(key, q, temperature, avail)`.
 
 `FAULT_POLICIES` maps each name of `FaultConfig.policy` to a `FaultPolicy`; `register` fills
-it, so a name is written once (a test checks it matches the `FaultPolicyName` literal).
+it, so a name is written once (a test checks the built-ins match the `FaultPolicyName`
+literal). A plugin registers its own self-contained policies the same way
+(docs/extending.md); `FaultConfig` accepts every registered name.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from marta.faults.config import FaultConfig
+from marta.plugins import HINT
 
 #: sample(key, avail bool[N, A], config) -> fault actions i32[N]
 SampleFn = Callable[[jax.Array, jax.Array, FaultConfig], jax.Array]
@@ -59,7 +62,8 @@ def get_policy(name: str) -> FaultPolicy:
     """The registered policy `name`; an unknown name raises a ValueError listing the valid ones."""
     if name not in FAULT_POLICIES:
         raise ValueError(
-            f"unknown fault policy {name!r}; valid policies: {', '.join(sorted(FAULT_POLICIES))}"
+            f"unknown fault policy {name!r}; valid policies: "
+            f"{', '.join(sorted(FAULT_POLICIES))} ({HINT})"
         )
     return FAULT_POLICIES[name]
 

@@ -6,7 +6,8 @@
     >>> learner = marta.learners.make_learner("qmix", cfg, env.spec)
 
 `LEARNERS` maps each learner name to a `LearnerEntry` (its config class, mixer and a
-description); tests and the runner iterate over it.
+description); `register` fills it (a plugin registers its own learners the same way, with
+`register_mixer` for a new mixer); tests and the runner iterate over it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 
 from marta.learners.config import ValueLearnerConfig
 from marta.learners.maddpg import MADDPGConfig, make_maddpg_learner
-from marta.learners.networks import MIXERS
+from marta.learners.networks import MIXERS, register_mixer
 from marta.learners.replay import Episode, EpisodeBuffer
 from marta.learners.value import AgentCarry, Learner, LearnerState, make_value_learner
+from marta.plugins import HINT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,19 +42,52 @@ class LearnerEntry:
     build: Callable[..., Learner] | None = None
 
 
-LEARNERS: dict[str, LearnerEntry] = {
-    "iql": LearnerEntry(ValueLearnerConfig, "none", "independent Q-learning (no mixer)"),
-    "vdn": LearnerEntry(ValueLearnerConfig, "sum", "value decomposition networks (sum mixer)"),
-    "qmix": LearnerEntry(ValueLearnerConfig, "qmix", "QMIX (monotonic hypernetwork mixer)"),
-    "maddpg": LearnerEntry(MADDPGConfig, "", "MADDPG (Gumbel-softmax actors)", make_maddpg_learner),
-}
+LEARNERS: dict[str, LearnerEntry] = {}
+
+
+def register(
+    name: str,
+    config_cls: type = ValueLearnerConfig,
+    *,
+    mixer: str = "",
+    build: Callable[..., Learner] | None = None,
+    description: str = "",
+) -> None:
+    """Registers a learner under `name` (a plugin's way in: docs/extending.md).
+
+    Either the value-decomposition learner with a registered mixer (`mixer`, a key of
+    `MIXERS`; `config_cls` then is `ValueLearnerConfig` or a subclass), or any learner built
+    by ``build(config, env_spec) -> Learner`` (the `Learner` contract of
+    `marta.learners.value`).
+
+    Raises:
+        ValueError: a duplicate name, an unknown mixer, or neither / both of `mixer` and
+            `build`.
+    """
+    if name in LEARNERS:
+        raise ValueError(f"learner {name!r} is already registered")
+    if (build is None) == (not mixer):
+        raise ValueError(f"learner {name!r}: give exactly one of mixer= and build=")
+    if build is None and mixer not in MIXERS:
+        raise ValueError(
+            f"learner {name!r}: unknown mixer {mixer!r}; valid mixers: {', '.join(sorted(MIXERS))}"
+        )
+    LEARNERS[name] = LearnerEntry(config_cls, mixer, description, build)
+
+
+register("iql", mixer="none", description="independent Q-learning (no mixer)")
+register("vdn", mixer="sum", description="value decomposition networks (sum mixer)")
+register("qmix", mixer="qmix", description="QMIX (monotonic hypernetwork mixer)")
+register(
+    "maddpg", MADDPGConfig, build=make_maddpg_learner, description="MADDPG (Gumbel-softmax actors)"
+)
 
 
 def make_learner(name: str, config: Any, env_spec: Mapping[str, int]) -> Learner:
     """Builds the registered learner `name` for an environment's static sizes.
 
     Args:
-        name: key of `LEARNERS` (``iql``, ``vdn``, ``qmix``).
+        name: key of `LEARNERS` (``iql``, ``vdn``, ``qmix``, ``maddpg``, a plugin's).
         config: an instance of ``LEARNERS[name].config_cls``.
         env_spec: ``env.spec`` (num_agents, num_actions, obs_dim, state_dim, ...).
 
@@ -61,7 +96,9 @@ def make_learner(name: str, config: Any, env_spec: Mapping[str, int]) -> Learner
             wrong type.
     """
     if name not in LEARNERS:
-        raise ValueError(f"unknown learner {name!r}; valid learners: {', '.join(sorted(LEARNERS))}")
+        raise ValueError(
+            f"unknown learner {name!r}; valid learners: {', '.join(sorted(LEARNERS))} ({HINT})"
+        )
     entry = LEARNERS[name]
     if not isinstance(config, entry.config_cls):
         raise ValueError(
@@ -84,4 +121,6 @@ __all__ = [
     "MADDPGConfig",
     "ValueLearnerConfig",
     "make_learner",
+    "register",
+    "register_mixer",
 ]

@@ -12,7 +12,7 @@ on, f32[..., K]:
   whose weights are produced by hypernetworks of the state and made non-negative with
   ``abs``, so :math:`\\partial Q_{tot} / \\partial q_i \\ge 0`.
 
-`MIXERS` is the registry of mixers by name.
+`MIXERS` is the registry of mixers by name, filled by `register_mixer`.
 """
 
 from __future__ import annotations
@@ -162,8 +162,26 @@ class MonotonicMixer(nn.Module):
 
 
 #: mixers by name; a learner is built from one of these (see marta.learners.LEARNERS)
-MIXERS: dict[str, type[nn.Module]] = {
-    "none": NoMixer,
-    "sum": SumMixer,
-    "qmix": MonotonicMixer,
-}
+MIXERS: dict[str, type[nn.Module]] = {}
+
+
+def register_mixer(name: str, mixer: type[nn.Module]) -> None:
+    """Registers a mixer class under `name` (a plugin's way in: docs/extending.md).
+
+    The class maps ``(q_i f32[..., N], state f32[..., S])`` to ``f32[..., K]`` (K = 1 for a
+    team value) and is built without arguments (its fields' defaults), except ``qmix``,
+    which takes the learner config's embedding widths.
+
+    Raises:
+        ValueError: a duplicate name, or a `mixer` that is not a flax module class.
+    """
+    if name in MIXERS:
+        raise ValueError(f"mixer {name!r} is already registered")
+    if not (isinstance(mixer, type) and issubclass(mixer, nn.Module)):
+        raise ValueError(f"mixer {name!r} must be a flax.linen.Module class; got {mixer!r}")
+    MIXERS[name] = mixer
+
+
+register_mixer("none", NoMixer)
+register_mixer("sum", SumMixer)
+register_mixer("qmix", MonotonicMixer)

@@ -1,0 +1,163 @@
+"""Plugins (docs/extending.md): a user's module registers an environment, a mixer with its
+learner and a fault policy, and the command line then takes those names like built-in ones.
+
+The example plugin `examples/corridor_plugin.py` is loaded through ``marta --plugin`` and a
+MARTA run trains its learner on its environment under its fault policy, to the corridor's
+optimal return; the registries, `register` checks and load errors are tested on their own.
+Every test restores the registries, so no plugin name leaks into other tests.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import test_env_api  # tests/: the contract every registered environment honours
+
+import marta.envs
+import marta.faults
+import marta.learners
+import marta.plugins
+from marta.cli import main
+from marta.faults import FaultConfig
+
+EXAMPLE = str(Path(__file__).parents[1] / "examples" / "corridor_plugin.py")
+
+
+@pytest.fixture(autouse=True)
+def registries():
+    """Every registry and the list of loaded plugins as they were before the test."""
+    tables = (
+        marta.envs.ENVS,
+        marta.learners.LEARNERS,
+        marta.learners.MIXERS,
+        marta.faults.FAULT_POLICIES,
+    )
+    saved = [dict(table) for table in tables]
+    loaded = list(marta.plugins._LOADED)
+    yield
+    for table, before in zip(tables, saved, strict=True):
+        table.clear()
+        table.update(before)
+    marta.plugins._LOADED[:] = loaded
+
+
+def test_the_example_plugin_trains_marta_on_its_env_learner_and_fault_policy(tmp_path):
+    out = tmp_path / "corridor"
+    argv = ["--plugin", EXAMPLE, "train", "--env", "corridor-3", "--learner", "wvdn"]
+    argv += ["--method", "marta", "--fault-policy", "sluggish", "--fault-p", "0.1"]
+    argv += ["--steps", "20000", "--seeds", "2", "--num-envs", "4", "--out", str(out)]
+    assert main([*argv, "--progress", "none"]) == 0
+    scorecard = json.loads((out / "scorecard.json").read_text())["returns"]
+    # the corridor's best return: 5 steps to the end, the first 4 cost 1 each
+    assert scorecard["no_fault"]["mean"] == pytest.approx(-4.0)
+    env = marta.envs.make("corridor-3")
+    random_return = float(
+        np.mean(
+            jax.vmap(lambda k: random_corridor_return(env, k))(
+                jax.random.split(jax.random.key(0), 200)
+            )
+        )
+    )
+    assert random_return < -15.0  # a random team rarely gets everyone to the end in 20 steps
+    assert scorecard["worst_case"]["mean"] > random_return + 10.0
+    config = (out / "config.yaml").read_text()
+    assert "policy: sluggish" in config and "learner_name: wvdn" in config
+
+
+def random_corridor_return(env: marta.envs.MultiAgentEnv, key: jax.Array) -> jax.Array:
+    """Return of one episode of uniformly random actions."""
+    key, reset = jax.random.split(key)
+    _, state = env.reset(reset)
+
+    def step(carry, key):
+        state, total, done = carry
+        key_action, key_step = jax.random.split(key)
+        actions = jax.random.randint(key_action, (env.num_agents,), 0, env.num_actions)
+        _, state, reward, end, _ = env.step(key_step, state, actions)
+        return (state, total + jnp.where(done, 0.0, reward), done | end), None
+
+    carry = (state, jnp.zeros(()), jnp.zeros((), bool))
+    (_, total, _), _ = jax.lax.scan(step, carry, jax.random.split(key, env.max_steps))
+    return total
+
+
+#: the contract tests of tests/test_env_api.py that take an environment
+ENV_CONTRACT = [
+    check
+    for name, check in vars(test_env_api).items()
+    if name.startswith("test_") and "env" in inspect.signature(check).parameters
+]
+
+
+@pytest.mark.parametrize("check", ENV_CONTRACT, ids=lambda check: check.__name__[5:])
+def test_the_example_env_honours_the_contract_of_every_environment(check):
+    marta.plugins.load_plugins([EXAMPLE])
+    check(marta.envs.make("corridor-3"))
+
+
+def test_a_plugin_by_module_name_loads_once(tmp_path, monkeypatch):
+    (tmp_path / "my_faults.py").write_text(
+        "import marta.faults\n"
+        "LOADS = getattr(marta.faults, 'LOADS', 0) + 1\n"
+        "marta.faults.LOADS = LOADS\n"
+        "marta.faults.register('frozen', lambda key, avail, config: avail[..., 0] * 0, 'x')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(marta.faults, "LOADS", 0, raising=False)
+    assert marta.plugins.load_plugins(["my_faults", "my_faults"]) == ["my_faults", "my_faults"]
+    marta.plugins.load_plugins(["my_faults"])
+    assert marta.faults.LOADS == 1
+    assert FaultConfig(policy="frozen").policy == "frozen"
+    assert "my_faults" in marta.plugins.loaded_plugins()
+
+
+def test_marta_plugins_variable_loads_plugins_for_every_command(monkeypatch, capsys):
+    monkeypatch.setenv(marta.plugins.ENV_VAR, f" {EXAMPLE} ,")
+    assert marta.plugins.plugins_from_env() == [EXAMPLE]
+    assert main(["envs"]) == 0
+    assert "corridor-3" in capsys.readouterr().out
+
+
+def test_a_plugin_that_fails_is_named_in_the_error(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('no GPU here')\n")
+    assert main(["--plugin", str(broken), "envs"]) == 2
+    err = capsys.readouterr().err
+    assert "plugin" in err and "broken.py" in err and "RuntimeError: no GPU here" in err
+    assert main(["--plugin", "no_such_plugin_module", "envs"]) == 2
+    assert "'no_such_plugin_module' could not be loaded: ModuleNotFoundError" in (
+        capsys.readouterr().err
+    )
+    assert not any("broken" in p for p in marta.plugins.loaded_plugins())
+
+
+def test_unknown_names_point_at_plugins(capsys):
+    argv = ["train", "--env", "corridor-3", "--learner", "vdn", "--out", "x"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "unknown environment id 'corridor-3'" in err and "--plugin" in err
+    with pytest.raises(ValueError, match="policy must be one of .*'stuck'.*--plugin.*'sluggish'"):
+        FaultConfig(policy="sluggish")
+
+
+def test_register_refuses_duplicates_and_inconsistent_learners():
+    with pytest.raises(ValueError, match="learner 'vdn' is already registered"):
+        marta.learners.register("vdn", mixer="sum")
+    with pytest.raises(ValueError, match="unknown mixer 'nope'; valid mixers: none, qmix, sum"):
+        marta.learners.register("mine", mixer="nope")
+    with pytest.raises(ValueError, match="exactly one of mixer= and build="):
+        marta.learners.register("mine")
+    with pytest.raises(ValueError, match="mixer 'sum' is already registered"):
+        marta.learners.register_mixer("sum", marta.learners.MIXERS["sum"])
+    with pytest.raises(ValueError, match="must be a flax.linen.Module class"):
+        marta.learners.register_mixer("mine", lambda q, s: q)
+    with pytest.raises(ValueError, match="fault policy 'uniform' is already registered"):
+        marta.faults.register("uniform", None, "")
+    with pytest.raises(ValueError, match="environment id 'tj-4' is already registered"):
+        marta.envs.register("tj-4", marta.envs.ENVS["tj-4"].builder)
