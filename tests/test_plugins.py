@@ -1,9 +1,11 @@
 """Plugins (docs/extending.md): a user's module registers an environment, a mixer with its
 learner and a fault policy, and the command line then takes those names like built-in ones.
 
-The example plugin `examples/corridor_plugin.py` is loaded through ``marta --plugin`` and a
-MARTA run trains its learner on its environment under its fault policy, to the corridor's
-optimal return; the registries, `register` checks and load errors are tested on their own.
+The example plugin `examples/corridor_plugin.py` is loaded through ``marta --plugin``, and
+`marta reproduce` runs the example preset `examples/presets/corridor-sluggish.yaml` (its
+learner on its environment under its fault policy, baseline and MARTA) in worker processes
+to the corridor's optimal return; its environment passes the environment contract tests; the
+registries, `register` checks and load errors are tested on their own.
 Every test restores the registries, so no plugin name leaks into other tests.
 """
 
@@ -24,9 +26,12 @@ import marta.faults
 import marta.learners
 import marta.plugins
 from marta.cli import main
+from marta.experiments.compile_cache import resolve_cache_dir
 from marta.faults import FaultConfig
 
-EXAMPLE = str(Path(__file__).parents[1] / "examples" / "corridor_plugin.py")
+EXAMPLES = Path(__file__).parents[1] / "examples"
+EXAMPLE = str(EXAMPLES / "corridor_plugin.py")
+PRESETS = EXAMPLES / "presets"
 
 
 @pytest.fixture(autouse=True)
@@ -47,27 +52,29 @@ def registries():
     marta.plugins._LOADED[:] = loaded
 
 
-def test_the_example_plugin_trains_marta_on_its_env_learner_and_fault_policy(tmp_path):
+def test_the_example_preset_runs_marta_on_the_plugins_names_in_worker_processes(tmp_path):
+    """`marta --plugin ... reproduce --presets examples/presets`: the workers load the plugin,
+    both runs learn the corridor under its fault policy, the report has the row."""
     out = tmp_path / "corridor"
-    argv = ["--plugin", EXAMPLE, "train", "--env", "corridor-3", "--learner", "wvdn"]
-    argv += ["--method", "marta", "--fault-policy", "sluggish", "--fault-p", "0.1"]
-    argv += ["--steps", "20000", "--seeds", "2", "--num-envs", "4", "--out", str(out)]
-    assert main([*argv, "--progress", "none"]) == 0
-    scorecard = json.loads((out / "scorecard.json").read_text())["returns"]
-    # the corridor's best return: 5 steps to the end, the first 4 cost 1 each
-    assert scorecard["no_fault"]["mean"] == pytest.approx(-4.0)
+    argv = ["--plugin", EXAMPLE, "reproduce", "--presets", str(PRESETS), "--budget", "quick"]
+    argv += ["--out", str(out), "--workers", "2", "--compile-cache", str(resolve_cache_dir())]
+    assert main(argv) == 0
     env = marta.envs.make("corridor-3")
-    random_return = float(
-        np.mean(
-            jax.vmap(lambda k: random_corridor_return(env, k))(
-                jax.random.split(jax.random.key(0), 200)
-            )
-        )
-    )
-    assert random_return < -15.0  # a random team rarely gets everyone to the end in 20 steps
-    assert scorecard["worst_case"]["mean"] > random_return + 10.0
-    config = (out / "config.yaml").read_text()
-    assert "policy: sluggish" in config and "learner_name: wvdn" in config
+    keys = jax.random.split(jax.random.key(0), 200)
+    random_return = float(np.mean(jax.vmap(lambda k: random_corridor_return(env, k))(keys)))
+    assert random_return < -15.0  # random agents rarely all reach the end in 20 steps
+    for run in ("baseline", "marta"):
+        run_dir = out / "corridor-sluggish" / run
+        scorecard = json.loads((run_dir / "scorecard.json").read_text())["returns"]
+        # the corridor's best return: 5 steps to the end, the first 4 cost 1 each
+        assert scorecard["no_fault"]["per_seed"] == pytest.approx([-4.0, -4.0])
+        assert scorecard["worst_case"]["mean"] > random_return + 10.0
+        config = (run_dir / "config.yaml").read_text()
+        assert "policy: sluggish" in config and "learner_name: wvdn" in config
+    report = (out / "report.md").read_text()
+    assert "| corridor-3 (`corridor-sluggish`) | MARTA-WVDN | done | 2 |" in report
+    assert "| corridor-3 (`corridor-sluggish`) | WVDN | done | 2 |" in report
+    assert "paper's Table 2" not in report  # a row of one's own: no paper numbers, no note
 
 
 def random_corridor_return(env: marta.envs.MultiAgentEnv, key: jax.Array) -> jax.Array:
@@ -161,3 +168,17 @@ def test_register_refuses_duplicates_and_inconsistent_learners():
         marta.faults.register("uniform", None, "")
     with pytest.raises(ValueError, match="environment id 'tj-4' is already registered"):
         marta.envs.register("tj-4", marta.envs.ENVS["tj-4"].builder)
+
+
+def test_a_presets_directory_without_presets_is_refused(tmp_path, capsys):
+    assert main(["presets", "--presets", str(tmp_path)]) == 2
+    assert "--presets must be a directory with preset files (NAME.yaml)" in capsys.readouterr().err
+    argv = ["reproduce", "--presets", str(tmp_path / "none"), "--budget", "smoke", "--out", "x"]
+    assert main(argv) == 2
+    assert "--presets must be a directory" in capsys.readouterr().err
+    # without the plugin, the example preset's names are unknown, at config time
+    argv = ["presets", "--presets", str(PRESETS), "--budget", "quick"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "preset corridor-sluggish, run baseline, budget quick: unknown learner 'wvdn'" in err
+    assert "--plugin" in err

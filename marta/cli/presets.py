@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("name", nargs="?", help="show this preset (YAML) instead of the list")
     p.add_argument(
+        "--presets", metavar="DIR", help="the presets in DIR/*.yaml instead of the paper's"
+    )
+    p.add_argument(
         "--budget",
         choices=BUDGETS,
         help="list: add runs, seeds and env steps under this budget; NAME: resolve for it",
@@ -29,13 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from marta.experiments.table import format_table
-    from marta.reproduce.presets import load_preset, load_presets
+    from marta.reproduce.presets import load_preset, load_presets, preset_dir
     from marta.reproduce.runs import RunState, plan_copies, plan_runs
 
     if args.name is not None:
-        print(load_preset(args.name).to_yaml(args.budget), end="")
+        print(load_preset(args.name, preset_dir(args.presets)).to_yaml(args.budget), end="")
         return 0
-    presets = load_presets()
+    presets = load_presets(preset_dir(args.presets))
     specs = plan_runs(presets, args.budget) if args.budget is not None else []
     rows = []
     for preset in presets:

@@ -6,6 +6,7 @@
     marta reproduce --only table2 --budget fast --seed 3 --out runs/fast-s3   # a replicate
     marta reproduce --only table2-mpe-maddpg --budget paper --out runs/k1 \
         --set marta.switcher.reward_scale=1                                  # a variant
+    marta --plugin my_envs reproduce --presets my_presets --budget quick --out runs/mine
 
 Finished runs are skipped and interrupted ones resumed when the command is run again; runs
 of a different config in --out are refused unless --force. Exit status: 0 every run done,
@@ -44,6 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="presets to run, by name or experiment kind (table2, cost_sweep, case, p_sweep, "
         "heatmap, team_size, budget_sweep); default: all",
+    )
+    p.add_argument(
+        "--presets",
+        metavar="DIR",
+        help="take the presets from DIR/*.yaml (experiments of your own, in the packaged "
+        "presets' format; docs/reproduce.md) instead of the paper's",
     )
     p.add_argument("--budget", required=True, choices=BUDGETS, help="compute budget")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -106,13 +113,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from marta.reproduce.presets import select_presets
+    from marta.reproduce.presets import preset_dir, select_presets
     from marta.reproduce.runs import CACHE_DIR, reproduce
 
     if args.address is not None and args.backend != "ray":
         raise CliError("--address needs --backend ray")
     cache = args.compile_cache if args.compile_cache is not None else CACHE_DIR
-    presets = select_presets(args.only)
+    presets = select_presets(args.only, preset_dir(args.presets))
     try:
         summary = reproduce(
             presets,

@@ -175,6 +175,8 @@ FIGURES: dict[str, tuple[str, str, Callable[[PresetResult, Path], str | None]]] 
 def method_label(preset: PresetResult, run: RunResult) -> str:
     """Legend label of a run: the paper's method name (``QMIX``, ``MARTA-QMIX``) or the run's."""
     base = (preset.paper_row or {}).get("base")
+    if preset.experiment == "table2":  # a Table 2 row of one's own has no paper_row
+        base = base or preset.learner_name
     if base and run.method in ("baseline", "marta"):
         return base.upper() if run.method == "baseline" else f"MARTA-{base.upper()}"
     return run.name

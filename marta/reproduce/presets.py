@@ -124,6 +124,24 @@ class Preset:
 
 
 # ------------------------------------------------------------------------------ loading
+def preset_dir(given: str | Path | None) -> Path:
+    """The presets' directory: `given` (``--presets DIR``), else the packaged `PRESETS_DIR`.
+
+    Raises:
+        ValueError: `given` is not a directory holding at least one ``.yaml`` file.
+    """
+    if given is None:
+        return PRESETS_DIR
+    directory = Path(given).expanduser()
+    require(
+        directory.is_dir() and any(directory.glob("*.yaml")),
+        "--presets",
+        "a directory with preset files (NAME.yaml)",
+        str(given),
+    )
+    return directory
+
+
 def preset_names(directory: Path = PRESETS_DIR) -> list[str]:
     """Names of the presets in `directory`, in the paper's order."""
     return [preset.name for preset in load_presets(directory)]
@@ -210,8 +228,15 @@ def preset_from_dict(data: Any, *, source: str, name: str | None = None) -> Pres
     )
     paper_row = data.get("paper_row")
     if experiment == "table2":
-        ok = isinstance(paper_row, Mapping) and set(paper_row) == {"env", "base"}
-        require(ok, f"{where}: paper_row", "a mapping {env, base} for table2", paper_row)
+        ok = paper_row is None or (
+            isinstance(paper_row, Mapping) and set(paper_row) == {"env", "base"}
+        )
+        require(
+            ok,
+            f"{where}: paper_row",
+            "absent or a mapping {env, base} (the paper's Table 2 row) for table2",
+            paper_row,
+        )
     else:
         require(paper_row is None, f"{where}: paper_row", "absent (table2 only)", paper_row)
     family = str(base["env_id"]).split("-")[0]

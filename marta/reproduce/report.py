@@ -127,14 +127,15 @@ def _table2_rows(presets: Sequence[PresetResult]) -> tuple[list[dict], list[dict
     final_rows, auc_rows, notes = [], [], []
     for preset in presets:
         row = preset.paper_row or {}
-        try:
-            paper = paper_pair(str(row.get("env")), str(row.get("base")))
-        except ValueError as err:
-            paper = (None, None)
-            notes.append(f"`{preset.name}`: {err}")
+        paper: tuple = (None, None)
+        if preset.paper_row is not None:  # else a preset of one's own: no paper numbers
+            try:
+                paper = paper_pair(str(row.get("env")), str(row.get("base")))
+            except ValueError as err:
+                notes.append(f"`{preset.name}`: {err}")
         baseline, marta = (_run_by_method(preset, m) for m in ("baseline", "marta"))
-        env = row.get("env", preset.name)
-        base = str(row.get("base", "?")).upper()
+        env = row.get("env", preset.env_id or preset.name)
+        base = str(row.get("base", preset.learner_name or "?")).upper()
         for method, run, theirs, is_marta in (
             (base, baseline, paper[0], False),
             (f"MARTA-{base}", marta, paper[1], True),

@@ -105,7 +105,11 @@ class PresetResult:
     """table2, cost_sweep, case, p_sweep, heatmap, team_size or budget_sweep"""
     description: str
     paper_row: Mapping[str, str] | None
-    """table2 presets: the paper's Table 2 row keys ``{env, base}``"""
+    """table2 presets: the paper's Table 2 row keys ``{env, base}`` (None: not a paper row)"""
+    env_id: str | None = None
+    """the environment id of the preset's ``base`` (None: not given)"""
+    learner_name: str | None = None
+    """the learner of the preset's ``base`` (None: not given)"""
     path: Path
     runs: tuple[RunResult, ...]
     error: str = ""
@@ -206,6 +210,7 @@ def load_preset(
             error=str(err),
         )
     name = str(preset.get("name", preset_dir.name))
+    base = preset.get("base") if isinstance(preset.get("base"), Mapping) else {}
     runs_record = runs_record or {}
     runs = tuple(
         load_run(
@@ -221,9 +226,15 @@ def load_preset(
         experiment=str(preset.get("experiment", "?")),
         description=str(preset.get("description", "")),
         paper_row=preset.get("paper_row"),
+        env_id=_str_or_none(base.get("env_id")),
+        learner_name=_str_or_none(base.get("learner_name")),
         path=preset_dir,
         runs=runs,
     )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def load_run(

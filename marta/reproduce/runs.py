@@ -54,6 +54,7 @@ from marta.experiments.config import (
     parse_overrides,
 )
 from marta.experiments.io import atomic_write_text, check_writable
+from marta.plugins import load_plugins, loaded_plugins
 from marta.reproduce.presets import Preset, has_switcher, resolve_config, without_switcher
 from marta.reproduce.results import read_sittings
 
@@ -606,6 +607,8 @@ def run_payload(spec: RunSpec, out: Path, *, force: bool, cache_dir: Path | None
         "out": str(out),
         "force": force,
         "cache_dir": None if cache_dir is None else str(cache_dir),
+        # a worker process (or Ray task) imports the plugins this process has loaded
+        "plugins": loaded_plugins(),
     }
 
 
@@ -636,6 +639,7 @@ def execute_run(payload: Mapping[str, Any], core: int | None = None) -> dict[str
         try:
             with _exclusive(run_dir / LOCK_FILE):
                 _setup_process(core, payload.get("cache_dir"))
+                load_plugins(payload.get("plugins", ()))
                 _run(payload, run_dir, log)
             result["status"] = "done"
         except KeyboardInterrupt:
