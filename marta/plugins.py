@@ -6,7 +6,8 @@ marta finds every environment, learner, mixer and fault policy by name in a regi
 imported; once it is loaded, its names work everywhere a built-in name does: configs, presets,
 ``marta train``, ``marta eval``, ``marta envs`` (docs/extending.md walks through one).
 
-The command line loads plugins named by ``marta --plugin MODULE`` (repeatable) and by the
+The command line loads plugins named by ``--plugin MODULE`` (before or after the command;
+repeatable) and by the
 environment variable ``MARTA_PLUGINS`` (comma-separated). A plugin is a module name
 (``mypackage.faults``, importable from ``sys.path``) or the path of a ``.py`` file. Loading is
 idempotent: a plugin already loaded in this process is not imported again, so its

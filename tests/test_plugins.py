@@ -124,6 +124,11 @@ def test_a_plugin_by_module_name_loads_once(tmp_path, monkeypatch):
     assert "my_faults" in marta.plugins.loaded_plugins()
 
 
+def test_plugin_goes_before_or_after_the_command(capsys):
+    assert main(["envs", "--plugin", EXAMPLE]) == 0
+    assert "corridor-3" in capsys.readouterr().out
+
+
 def test_marta_plugins_variable_loads_plugins_for_every_command(monkeypatch, capsys):
     monkeypatch.setenv(marta.plugins.ENV_VAR, f" {EXAMPLE} ,")
     assert marta.plugins.plugins_from_env() == [EXAMPLE]

@@ -46,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"marta.cli.{name}").add_parser(sub)
+    for command in sub.choices.values():  # also after the command: marta train --plugin X
+        command.add_argument(
+            "--plugin",
+            action="append",
+            default=[],
+            dest="command_plugin",
+            metavar="MODULE",
+            help="load a plugin first (as marta --plugin MODULE); repeatable",
+        )
     return parser
 
 
@@ -53,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        load_plugins([*plugins_from_env(), *args.plugin])
+        load_plugins([*plugins_from_env(), *args.plugin, *args.command_plugin])
         return int(args.func(args) or 0)
     except (CliError, ValueError) as err:
         print(f"marta {args.command}: error: {err}", file=sys.stderr)
