@@ -35,7 +35,7 @@ def test_cli_bench_writes_table(tmp_path, capsys):
 
 def test_cli_bench_unknown_env_is_a_clean_error(capsys):
     assert main(["bench", "envs", "--env", "nope"]) == 2
-    assert "unknown id 'nope'" in capsys.readouterr().err
+    assert "--env: unknown environment id 'nope'" in capsys.readouterr().err
 
 
 def test_bench_configs_differ_only_in_the_method_and_its_faults():

@@ -101,11 +101,11 @@ def run(args: argparse.Namespace) -> int:
     from marta.experiments.table import format_table
 
     env_ids = args.env_ids or [e for e in bench.CASES if e in marta.envs.ENVS]
-    unknown = [e for e in env_ids if e not in marta.envs.ENVS]
-    if unknown:
-        raise CliError(
-            f"--env: unknown id {unknown[0]!r}; valid ids: {', '.join(sorted(marta.envs.ENVS))}"
-        )
+    for env_id in env_ids:
+        try:
+            marta.envs.get_entry(env_id)
+        except ValueError as error:
+            raise CliError(f"--env: {error}") from None
     batches = tuple(args.batches or (1, 64, 1024))
     if any(b < 1 for b in batches):
         raise CliError(f"--batch must be >= 1, got {batches}")

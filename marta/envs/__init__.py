@@ -13,7 +13,7 @@ from marta.envs import simple_tag as _simple_tag  # noqa: F401
 from marta.envs import simple_tag_prey as _simple_tag_prey  # noqa: F401
 from marta.envs import traffic_junction as _traffic_junction  # noqa: F401
 from marta.envs.base import EnvState, MultiAgentEnv
-from marta.envs.registry import ENVS, make, register
+from marta.envs.registry import ENVS, get_entry, make, register
 from marta.envs.rollout import Rollout, episode_stats, random_policy, rollout
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "MultiAgentEnv",
     "Rollout",
     "episode_stats",
+    "get_entry",
     "make",
     "random_policy",
     "register",

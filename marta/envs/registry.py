@@ -1,4 +1,4 @@
-"""Registry of environment ids: one dict, filled by `register`, read by `make`.
+"""Registry of environment ids: one dict, filled by `register`, read by `get_entry` and `make`.
 
 Each id maps to a builder (usually an environment class taking a frozen config dataclass)
 and the keyword defaults that define that id. `make(id, **overrides)` merges the overrides
@@ -8,12 +8,12 @@ into the defaults, so any registered id can be resized without registering a new
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable
 from typing import Any
 
 from marta.envs.base import MultiAgentEnv
 from marta.plugins import HINT
+from marta.validation import did_you_mean
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,25 +43,30 @@ def register(
     ENVS[env_id] = EnvEntry(builder=builder, defaults=dict(defaults), description=description)
 
 
-def _did_you_mean(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def get_entry(env_id: str) -> EnvEntry:
+    """The registration of `env_id`.
+
+    Raises:
+        ValueError: unknown id; the message lists the valid ids and says how a plugin's
+            environments are loaded.
+    """
+    if env_id not in ENVS:
+        valid = sorted(ENVS)
+        raise ValueError(
+            f"unknown environment id {env_id!r}{did_you_mean(env_id, valid)}; "
+            f"valid ids: {', '.join(valid)} ({HINT})"
+        )
+    return ENVS[env_id]
 
 
 def make(env_id: str, **overrides: Any) -> MultiAgentEnv:
     """Builds a registered environment, e.g. ``make("lbf-5x5-4p-1f", sight=2)``.
 
     Raises:
-        ValueError: unknown id (the message lists the valid ids) or an override the
-            environment does not accept (the message names it and lists the valid fields).
+        ValueError: unknown id (see `get_entry`) or an override the environment does not accept
+            (the message names it and lists the valid fields).
     """
-    if env_id not in ENVS:
-        valid = sorted(ENVS)
-        raise ValueError(
-            f"unknown environment id {env_id!r}{_did_you_mean(env_id, valid)}; "
-            f"valid ids: {', '.join(valid)} ({HINT})"
-        )
-    entry = ENVS[env_id]
+    entry = get_entry(env_id)
     kwargs = {**entry.defaults, **overrides}
     fields = _accepted_fields(entry.builder)
     if fields is not None:
@@ -69,7 +74,7 @@ def make(env_id: str, **overrides: Any) -> MultiAgentEnv:
         if unknown:
             raise ValueError(
                 f"environment {env_id!r} has no field {unknown[0]!r}"
-                f"{_did_you_mean(unknown[0], sorted(fields))}; valid fields: "
+                f"{did_you_mean(unknown[0], sorted(fields))}; valid fields: "
                 f"{', '.join(sorted(fields))}"
             )
     env = entry.builder(**kwargs)

@@ -33,7 +33,6 @@ YAML layout (``DIR/config.yaml`` holds every field, resolved)::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import math
 import re
@@ -48,6 +47,7 @@ import yaml
 import marta
 from marta.experiments.io import atomic_write_text
 from marta.plugins import HINT
+from marta.validation import did_you_mean
 
 if TYPE_CHECKING:
     from marta.core.train import TrainConfig
@@ -261,7 +261,7 @@ def learner_config_class(name: str) -> type:
     if name not in LEARNERS:
         valid = sorted(LEARNERS)
         raise ValueError(
-            f"unknown learner {name!r}{_did_you_mean(name, valid)}; valid learners: "
+            f"unknown learner {name!r}{did_you_mean(name, valid)}; valid learners: "
             f"{', '.join(valid)} ({HINT})"
         )
     return LEARNERS[name].config_cls
@@ -269,15 +269,9 @@ def learner_config_class(name: str) -> type:
 
 def _resolve_env(env_id: str, overrides: Any) -> tuple[tuple[str, Any], ...]:
     """Every field of the environment (config defaults < id defaults < overrides), checked."""
-    from marta.envs.registry import ENVS
+    from marta.envs.registry import get_entry
 
-    if env_id not in ENVS:
-        valid = sorted(ENVS)
-        raise ValueError(
-            f"unknown environment id {env_id!r}{_did_you_mean(env_id, valid)}; valid ids: "
-            f"{', '.join(valid)} ({HINT})"
-        )
-    entry = ENVS[env_id]
+    entry = get_entry(env_id)
     overrides = _as_mapping(overrides, "env")
     config_cls = getattr(entry.builder, "Config", None)
     if config_cls is None or not dataclasses.is_dataclass(config_cls):
@@ -358,14 +352,9 @@ def _check_keys(data: Mapping[str, Any], valid: Mapping[str, Any], prefix: str) 
             names = sorted(valid)
             full = [prefix + n for n in names]
             raise ValueError(
-                f"unknown config field {prefix + key!r}{_did_you_mean(prefix + key, full)}; "
+                f"unknown config field {prefix + key!r}{did_you_mean(prefix + key, full)}; "
                 f"valid fields{' of ' + prefix[:-1] if prefix else ''}: {', '.join(names)}"
             )
-
-
-def _did_you_mean(name: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # ------------------------------------------------------------------ value conversion
