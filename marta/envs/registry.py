@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from marta.envs.base import MultiAgentEnv
-from marta.plugins import HINT
-from marta.validation import did_you_mean
+from marta.validation import did_you_mean, lookup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,13 +49,7 @@ def get_entry(env_id: str) -> EnvEntry:
         ValueError: unknown id; the message lists the valid ids and says how a plugin's
             environments are loaded.
     """
-    if env_id not in ENVS:
-        valid = sorted(ENVS)
-        raise ValueError(
-            f"unknown environment id {env_id!r}{did_you_mean(env_id, valid)}; "
-            f"valid ids: {', '.join(valid)} ({HINT})"
-        )
-    return ENVS[env_id]
+    return lookup(ENVS, env_id, "environment id")
 
 
 def make(env_id: str, **overrides: Any) -> MultiAgentEnv:

@@ -46,7 +46,6 @@ import yaml
 
 import marta
 from marta.experiments.io import atomic_write_text
-from marta.plugins import HINT
 from marta.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -256,15 +255,9 @@ def learner_config_class(name: str) -> type:
     Raises:
         ValueError: `name` is not registered (the message lists the valid names).
     """
-    from marta.learners import LEARNERS
+    from marta.learners import get_entry
 
-    if name not in LEARNERS:
-        valid = sorted(LEARNERS)
-        raise ValueError(
-            f"unknown learner {name!r}{did_you_mean(name, valid)}; valid learners: "
-            f"{', '.join(valid)} ({HINT})"
-        )
-    return LEARNERS[name].config_cls
+    return get_entry(name).config_cls
 
 
 def _resolve_env(env_id: str, overrides: Any) -> tuple[tuple[str, Any], ...]:

@@ -29,12 +29,14 @@ def _check_choice(field: str, value: object, literal: object) -> None:
 
 
 def _check_policy(name: object) -> None:
-    from marta.faults.policies import FAULT_POLICIES  # it imports this module
-    from marta.plugins import HINT
+    from marta.faults.policies import get_policy  # it imports this module
 
-    if name not in FAULT_POLICIES:
-        allowed = ", ".join(map(repr, sorted(FAULT_POLICIES)))
-        raise ValueError(f"policy must be one of {allowed} ({HINT}); got {name!r}")
+    if not isinstance(name, str):
+        raise ValueError(f"policy must be the name of a fault policy; got {name!r}")
+    try:
+        get_policy(name)
+    except ValueError as error:
+        raise ValueError(f"policy: {error}") from None
 
 
 def _is_real(value: object) -> bool:

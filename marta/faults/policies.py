@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from marta.faults.config import FaultConfig
-from marta.plugins import HINT
+from marta.validation import lookup
 
 #: sample(key, avail bool[N, A], config) -> fault actions i32[N]
 SampleFn = Callable[[jax.Array, jax.Array, FaultConfig], jax.Array]
@@ -59,13 +59,9 @@ def register(name: str, sample: SampleFn | None, description: str) -> None:
 
 
 def get_policy(name: str) -> FaultPolicy:
-    """The registered policy `name`; an unknown name raises a ValueError listing the valid ones."""
-    if name not in FAULT_POLICIES:
-        raise ValueError(
-            f"unknown fault policy {name!r}; valid policies: "
-            f"{', '.join(sorted(FAULT_POLICIES))} ({HINT})"
-        )
-    return FAULT_POLICIES[name]
+    """The registered policy `name`; an unknown name raises a ValueError listing the valid ones
+    (`marta.validation.lookup`)."""
+    return lookup(FAULT_POLICIES, name, "fault policy")
 
 
 def _masked_categorical(key: jax.Array, logits: jax.Array, avail: jax.Array) -> jax.Array:

@@ -21,7 +21,7 @@ from marta.learners.maddpg import MADDPGConfig, make_maddpg_learner
 from marta.learners.networks import MIXERS, register_mixer
 from marta.learners.replay import Episode, EpisodeBuffer
 from marta.learners.value import AgentCarry, Learner, LearnerState, make_value_learner
-from marta.plugins import HINT
+from marta.validation import lookup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +68,11 @@ def register(
         raise ValueError(f"learner {name!r} is already registered")
     if (build is None) == (not mixer):
         raise ValueError(f"learner {name!r}: give exactly one of mixer= and build=")
-    if build is None and mixer not in MIXERS:
-        raise ValueError(
-            f"learner {name!r}: unknown mixer {mixer!r}; valid mixers: {', '.join(sorted(MIXERS))}"
-        )
+    if build is None:
+        try:
+            lookup(MIXERS, mixer, "mixer")
+        except ValueError as error:
+            raise ValueError(f"learner {name!r}: {error}") from None
     LEARNERS[name] = LearnerEntry(config_cls, mixer, description, build)
 
 
@@ -81,6 +82,12 @@ register("qmix", mixer="qmix", description="QMIX (monotonic hypernetwork mixer)"
 register(
     "maddpg", MADDPGConfig, build=make_maddpg_learner, description="MADDPG (Gumbel-softmax actors)"
 )
+
+
+def get_entry(name: str) -> LearnerEntry:
+    """The registration of learner `name`; an unknown name raises a ValueError listing the
+    registered ones (`marta.validation.lookup`)."""
+    return lookup(LEARNERS, name, "learner")
 
 
 def make_learner(name: str, config: Any, env_spec: Mapping[str, int]) -> Learner:
@@ -95,11 +102,7 @@ def make_learner(name: str, config: Any, env_spec: Mapping[str, int]) -> Learner
         ValueError: unknown name (the message lists the valid names) or a config of the
             wrong type.
     """
-    if name not in LEARNERS:
-        raise ValueError(
-            f"unknown learner {name!r}; valid learners: {', '.join(sorted(LEARNERS))} ({HINT})"
-        )
-    entry = LEARNERS[name]
+    entry = get_entry(name)
     if not isinstance(config, entry.config_cls):
         raise ValueError(
             f"learner {name!r} needs a {entry.config_cls.__name__}, got {type(config).__name__}"
@@ -120,6 +123,7 @@ __all__ = [
     "LearnerState",
     "MADDPGConfig",
     "ValueLearnerConfig",
+    "get_entry",
     "make_learner",
     "register",
     "register_mixer",

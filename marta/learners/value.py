@@ -43,6 +43,7 @@ from marta.learners.config import ValueLearnerConfig, resolve_input_scale
 from marta.learners.networks import MIXERS, AgentNetwork
 from marta.learners.replay import Episode
 from marta.learners.trim import cut_value_and_grad
+from marta.validation import lookup
 
 #: masked-out Q-value: finite, so that padding never produces NaN/inf in the loss
 MASKED_Q = -1e9
@@ -270,8 +271,6 @@ def make_value_learner(
     Returns:
         the `Learner`.
     """
-    if mixer not in MIXERS:
-        raise ValueError(f"mixer must be one of {sorted(MIXERS)}, got {mixer!r}")
     spec = {k: int(env_spec[k]) for k in ("num_agents", "num_actions", "obs_dim", "state_dim")}
     state_scale = resolve_input_scale(config.state_scale, env_spec, "state_scale")
     obs_scale = resolve_input_scale(config.obs_scale, env_spec, "obs_scale")
@@ -282,7 +281,7 @@ def make_value_learner(
         if mixer == "qmix"
         else {}
     )
-    mix: nn.Module = MIXERS[mixer](**mixer_kwargs)
+    mix: nn.Module = lookup(MIXERS, mixer, "mixer")(**mixer_kwargs)
     tx = optax.chain(
         optax.clip_by_global_norm(config.grad_clip),
         optax.adam(config.lr, eps=config.adam_eps),
