@@ -33,6 +33,9 @@ import jax.numpy as jnp
 from flax import struct
 
 PyTree = Any
+#: what `MultiAgentEnv.step_env` returns: (next env state, team reward f32[], terminated
+#: bool[], info {name: array})
+EnvStep = tuple[PyTree, jax.Array, jax.Array, dict[str, jax.Array]]
 
 
 @struct.dataclass
@@ -98,9 +101,7 @@ class MultiAgentEnv(abc.ABC):
         """Samples the environment's own initial state."""
 
     @abc.abstractmethod
-    def step_env(
-        self, key: jax.Array, state: PyTree, actions: jax.Array
-    ) -> tuple[PyTree, jax.Array, jax.Array, dict[str, jax.Array]]:
+    def step_env(self, key: jax.Array, state: PyTree, actions: jax.Array) -> EnvStep:
         """One transition of the environment's own state.
 
         Args:

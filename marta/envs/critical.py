@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from marta.envs.base import MultiAgentEnv
+from marta.envs.base import EnvStep, MultiAgentEnv
 from marta.envs.registry import register
 
 
@@ -83,7 +83,7 @@ class CriticalStateGame(MultiAgentEnv):
         del key
         return CriticalState(position=jnp.zeros((), jnp.int32))
 
-    def step_env(self, key, state, actions):
+    def step_env(self, key: jax.Array, state: CriticalState, actions: jax.Array) -> EnvStep:
         del key
         cfg = self.config
         bad = (state.position == cfg.critical) & (actions[cfg.key_agent] != cfg.good_action)

@@ -58,7 +58,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marta.envs.base import EnvState, MultiAgentEnv
+from marta.envs.base import EnvState, EnvStep, MultiAgentEnv
 from marta.envs.registry import register
 
 #: action ids, in the reference's order (``lbforaging.foraging.environment.Action``)
@@ -305,7 +305,7 @@ class LevelBasedForaging(MultiAgentEnv):
         none = jnp.ones_like(load)
         return jnp.concatenate([none, on_grid & ~food_there, load], axis=-1)
 
-    def step_env(self, key: jax.Array, state: LBFState, actions: jax.Array):
+    def step_env(self, key: jax.Array, state: LBFState, actions: jax.Array) -> EnvStep:
         """One step of the reference's ``step``: validate, move, load, reward, terminate."""
         del key
         cfg = self.config

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marta.envs.base import MultiAgentEnv
+from marta.envs.base import EnvStep, MultiAgentEnv
 from marta.envs.registry import register
 
 CLIMBING = ((11.0, -30.0, 0.0), (-30.0, 7.0, 6.0), (0.0, 0.0, 5.0))
@@ -59,7 +59,7 @@ class MatrixGame(MultiAgentEnv):
         del key
         return MatrixState(round=jnp.zeros((), jnp.int32))
 
-    def step_env(self, key, state, actions):
+    def step_env(self, key: jax.Array, state: MatrixState, actions: jax.Array) -> EnvStep:
         del key
         actions = jnp.clip(actions, 0, self.num_actions - 1)  # out of range: the nearest action
         reward = self.payoff[tuple(actions[i] for i in range(self.num_agents))]

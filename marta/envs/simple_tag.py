@@ -47,7 +47,7 @@ import numpy as np
 from flax import struct
 
 from marta.envs import mpe_core
-from marta.envs.base import MultiAgentEnv
+from marta.envs.base import EnvStep, MultiAgentEnv
 from marta.envs.registry import register
 
 PreyPolicy = Literal["random", "frozen", "heuristic", "pretrained"]
@@ -300,7 +300,7 @@ class SimpleTag(MultiAgentEnv):
             self.props.size[None, :n_pred],
         )
 
-    def step_env(self, key, state, actions):
+    def step_env(self, key: jax.Array, state: SimpleTagState, actions: jax.Array) -> EnvStep:
         prey_actions = self.prey_actions(key, state)
         next_state, predator_rewards, prey_rewards = self.step_all(state, actions, prey_actions)
         extra = {

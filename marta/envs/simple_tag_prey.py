@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marta.envs import mpe_core
-from marta.envs.base import MultiAgentEnv
+from marta.envs.base import EnvStep, MultiAgentEnv
 from marta.envs.registry import register
 from marta.envs.simple_tag import (
     PREDATOR_ACCEL,
@@ -73,7 +73,7 @@ class SimpleTagPrey(MultiAgentEnv):
     def reset_env(self, key: jax.Array) -> SimpleTagState:
         return self.world.reset_env(key)
 
-    def step_env(self, key, state, actions):
+    def step_env(self, key: jax.Array, state: SimpleTagState, actions: jax.Array) -> EnvStep:
         predator_actions = self.predator_actions(key, state)
         next_state, _, prey_rewards = self.world.step_all(state, predator_actions, actions)
         extra = {

@@ -74,7 +74,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marta.envs.base import EnvState, MultiAgentEnv
+from marta.envs.base import EnvState, EnvStep, MultiAgentEnv
 from marta.envs.registry import register
 
 #: action ids, in ma-gym's order (``ACTION_MEANING``)
@@ -292,7 +292,7 @@ class TrafficJunction(MultiAgentEnv):
             step=jnp.zeros((), jnp.int32),
         )
 
-    def step_env(self, key, state, actions):
+    def step_env(self, key: jax.Array, state: TJState, actions: jax.Array) -> EnvStep:
         return self.step_from_draws(self.arrival_draws(key), state, actions)
 
     def step_from_draws(
