@@ -36,7 +36,7 @@ def _check_policy(name: object) -> None:
     try:
         get_policy(name)
     except ValueError as error:
-        raise ValueError(f"policy: {error}") from None
+        raise ValueError(f"policy must be a registered fault policy: {error}") from None
 
 
 def _is_real(value: object) -> bool:
