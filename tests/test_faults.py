@@ -97,7 +97,8 @@ def test_policy_registry_matches_the_config_literal():
     assert get_policy("worst_case").needs_fault_actions
     assert get_policy("learned").needs_fault_actions
     assert not get_policy("uniform").needs_fault_actions
-    did_you_mean = r"'wrost_case' \(did you mean 'worst_case'\?\); valid: learned, stuck, uniform"
+    did_you_mean = r"'wrost_case' \(did you mean 'worst_case'\?\); "
+    did_you_mean += "valid: learned, stuck, uniform, worst_case"
     with pytest.raises(ValueError, match=did_you_mean):
         get_policy("wrost_case")
 

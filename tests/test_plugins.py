@@ -147,14 +147,15 @@ def test_unknown_names_point_at_plugins(capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "unknown environment id 'corridor-3'" in err and "--plugin" in err
-    with pytest.raises(ValueError, match="^policy must .*'sluggish'.*--plugin"):
+    with pytest.raises(ValueError, match="^policy must .*'sluggish'.*valid: .*stuck.*--plugin"):
         FaultConfig(policy="sluggish")
 
 
 def test_register_refuses_duplicates_and_inconsistent_learners():
     with pytest.raises(ValueError, match="learner 'vdn' is already registered"):
         marta.learners.register("vdn", mixer="sum")
-    with pytest.raises(ValueError, match="unknown mixer 'nope' .*; valid: none, qmix, sum"):
+    unknown_mixer = r"unknown mixer 'nope' \(did you mean 'none'\?\); valid: none, qmix, sum"
+    with pytest.raises(ValueError, match=unknown_mixer):
         marta.learners.register("mine", mixer="nope")
     with pytest.raises(ValueError, match="exactly one of mixer= and build="):
         marta.learners.register("mine")
