@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -46,6 +47,7 @@ from marta.reproduce.runs import (
     plan_runs,
     read_status,
     reproduce,
+    update_work,
 )
 from marta.switcher import SwitcherConfig
 
@@ -133,6 +135,36 @@ def test_fast_budget_is_the_paper_protocol_with_fewer_updates():
             for config in (paper, fast):
                 del config["train"]["num_envs"], config["learner"]["lr"]
             assert fast == paper, (preset.name, run.name)
+
+
+def test_runs_start_by_the_work_of_their_updates(tmp_path, monkeypatch):
+    """`marta reproduce` starts the runs whose updates do the most work first: at `paper`,
+    `tj-6` QMIX (6 agents, 101-step batches) before LBF (2.7M env steps, 51-step batches)
+    before `tj-4` before MPE (26-step batches, 4 updates per rollout) before MADDPG (batch
+    16); a run with a Switcher before its baseline."""
+    specs = {s.key: s.config for s in plan_runs(select_presets(["table2"]), "paper")}
+    # 3 seeds x (1.2M / (16 x 5)) rollouts x 1 update x batch 32 x 101 steps x 6 agents
+    tj6 = 3 * 15_000 * 32 * 101 * 6
+    assert update_work(specs["table2-tj-qmix/baseline"]) == (tj6, 0)
+    assert update_work(specs["table2-tj-qmix/marta"]) == (tj6, 1)
+    assert update_work(specs["table2-mpe-qmix/baseline"]) == (3 * 15_000 * 4 * 32 * 26 * 3, 0)
+    started = []
+
+    def run_local(payloads, **_):
+        started.extend(f"{p['preset']}/{p['run']}" for p in payloads)
+        return True
+
+    monkeypatch.setattr("marta.reproduce.local.run_local", run_local)
+    reproduce(select_presets(["table2"]), "paper", tmp_path, stream=io.StringIO())
+    assert started[:2] == ["table2-tj-qmix/marta", "table2-tj-qmix/baseline"]
+    assert {k.split("/")[0] for k in started[2:6]} == {"table2-lbf-vdn", "table2-lbf-qmix"}
+    assert [k.split("/")[0] for k in started[6:]] == [
+        *["table2-tj-vdn"] * 2,
+        *["table2-mpe-qmix"] * 2,
+        *["table2-mpe-maddpg"] * 2,
+    ]
+    for preset in {k.split("/")[0] for k in started}:
+        assert started.index(f"{preset}/marta") < started.index(f"{preset}/baseline")
 
 
 def test_fast_scales_the_learning_rate_a_preset_or_run_sets():

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import marta
+import marta.envs
 from marta.experiments.compile_cache import enable_compile_cache
 from marta.experiments.config import (
     LOCATION_FIELDS,
@@ -96,6 +97,25 @@ class RunState:
     """done, resume, fresh, redo or conflict (see the module docstring)"""
     differences: tuple[str, ...] = ()
     """conflict: the config fields that differ"""
+
+
+def update_work(config: ExperimentConfig) -> tuple[int, int]:
+    """A run's expected cost, to start the longest runs first: (agent-steps its learner's
+    updates put through the agent network, whether it trains a Switcher).
+
+    The updates are nearly all of a run's time (BENCHMARKS.md, "Where training time goes"),
+    and an update's time grows with its padded batch: seeds x batch x (max_steps + 1) x
+    agents, times ``total_env_steps / (num_envs * rollout_steps) * updates_per_rollout``
+    updates. A run with a Switcher also updates it, so it breaks ties. The estimate ignores
+    the batch cut (`learner.length_buckets`), which makes runs with short episodes cheaper
+    than it says (BENCHMARKS.md, "Table 2 in 4 hours?", compares it with measured times).
+    """
+    env = marta.envs.make(config.env_id, **config.env_kwargs)
+    train = config.train
+    updates = train.total_env_steps // (train.num_envs * train.rollout_steps)
+    per_update = config.learner.batch_size * (env.max_steps + 1) * env.num_agents
+    work = config.num_seeds * updates * train.updates_per_rollout * per_update
+    return work, int(config.marta is not None and config.marta.method == "marta")
 
 
 def plan_runs(
@@ -363,10 +383,10 @@ def reproduce(
             entry.pop("same_as", None)
         status.data["runs"][spec.key] = entry
     status.write()
-    # longest first (env steps x seeds), so the last runs to finish are short ones
+    # longest first (`update_work`), so the last runs to finish are short ones
     todo = sorted(
         (spec for spec in specs if states[spec.key].action != "done" and spec.key not in copies),
-        key=lambda spec: -spec.config.train.total_env_steps * spec.config.num_seeds,
+        key=lambda spec: [-x for x in update_work(spec.config)],
     )
     skipped = sum(state.action == "done" for state in states.values())
     cache = None if cache_dir is None else out / cache_dir
