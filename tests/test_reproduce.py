@@ -479,9 +479,15 @@ def test_the_suites_repeated_configs_are_copied_not_run_again(capsys):
         done = {**fresh, "fig4-heatmap/marta": RunState(action="done")}
         assert plan_copies(specs, done)["fig2a-cost-sweep/marta-c0"].key == "fig4-heatmap/marta"
     assert main(["presets", "--budget", "fast"]) == 0
-    assert f"{len(specs)} runs, {len(specs) - len(expected)} distinct configs" in (
-        capsys.readouterr().out
-    )
+    out = capsys.readouterr().out
+    assert f"{len(specs)} runs, {len(specs) - len(expected)} distinct configs" in out
+    # each preset's share of the update work, copies costing nothing (fig4's one run is one)
+    header, _, *rows = out.split("\n\n")[0].splitlines()
+    column = header.split().index("work_%")
+    shares = {row.split()[0]: float(row.split()[column]) for row in rows}
+    assert shares["fig4-heatmap"] == 0.0
+    assert shares["table2-tj-qmix"] > shares["table2-tj-vdn"] > shares["table2-mpe-maddpg"] > 0
+    assert sum(shares.values()) == pytest.approx(100, abs=0.5)  # rounded to 0.1 each
 
 
 def test_runs_of_the_same_config_run_once_and_the_others_copy_it(

@@ -1,7 +1,8 @@
 """`marta presets`: the experiments `marta reproduce` runs.
 
 marta presets                          # one line per preset
-marta presets --budget quick           # with each preset's runs, seeds and env steps
+marta presets --budget quick           # with each preset's runs, seeds, env steps and share of
+                                       # the suite's update work (what sets its run time)
 marta presets fig3-p-sweep --budget paper   # one preset as YAML, resolved for a budget
 """
 
@@ -25,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--budget",
         choices=BUDGETS,
-        help="list: add runs, seeds and env steps under this budget; NAME: resolve for it",
+        help="list: add seeds, env steps and share of the update work under this budget; "
+        "NAME: resolve for it",
     )
     p.set_defaults(func=run)
 
@@ -33,13 +35,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from marta.experiments.table import format_table
     from marta.reproduce.presets import load_preset, load_presets, preset_dir
-    from marta.reproduce.runs import RunState, plan_copies, plan_runs
+    from marta.reproduce.runs import RunState, plan_copies, plan_runs, update_work
 
     if args.name is not None:
         print(load_preset(args.name, preset_dir(args.presets)).to_yaml(args.budget), end="")
         return 0
     presets = load_presets(preset_dir(args.presets))
     specs = plan_runs(presets, args.budget) if args.budget is not None else []
+    copies = plan_copies(specs, {spec.key: RunState(action="fresh") for spec in specs})
+    # a copied run costs nothing: its source's run is counted once
+    work = {spec.key: update_work(spec.config)[0] for spec in specs if spec.key not in copies}
     rows = []
     for preset in presets:
         row = {"name": preset.name, "experiment": preset.experiment, "runs": len(preset.runs)}
@@ -47,15 +52,18 @@ def run(args: argparse.Namespace) -> int:
             configs = [spec.config for spec in specs if spec.preset == preset.name]
             row["seeds"] = configs[0].num_seeds
             row["env_steps"] = _steps(c.train.total_env_steps for c in configs)
+            share = sum(w for k, w in work.items() if k.startswith(f"{preset.name}/"))
+            row["work_%"] = f"{100 * share / sum(work.values()):.1f}"
         row["description"] = preset.description
         rows.append(row)
     print(format_table(rows))
     if args.budget is not None:
-        copies = plan_copies(specs, {spec.key: RunState(action="fresh") for spec in specs})
         print(
             f"\n{len(specs)} runs, {len(specs) - len(copies)} distinct configs (a run with the "
             f"config of another is copied from it); `marta reproduce --budget {args.budget} "
-            "--out DIR` runs them all"
+            "--out DIR` runs them all, the most update work first (work_%: a preset's share of "
+            "the agent-steps its learners' updates process, copies excluded; "
+            "marta.reproduce.runs.update_work)"
         )
     return 0
 
