@@ -20,7 +20,12 @@ import yaml
 from marta.cli import main
 from marta.experiments.checkpoint import save_checkpoint
 from marta.experiments.io import append_jsonl
-from marta.reproduce.pooled import PooledConfigWarning, pooled_comparison, pooled_table2
+from marta.reproduce.pooled import (
+    PooledConfigWarning,
+    UnfinishedRowWarning,
+    pooled_comparison,
+    pooled_table2,
+)
 from marta.reproduce.report import write_report
 from marta.reproduce.results import load_run
 
@@ -470,6 +475,32 @@ def test_pooled_table2_pools_each_row_over_replicate_outputs(tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
     assert main(["gain", "--marta", str(tmp_path / "a")]) == 2
     assert "--baseline DIR... and --marta DIR..." in capsys.readouterr().err
+
+
+def test_pooled_table2_leaves_out_rows_a_replicate_has_not_finished(tmp_path, capsys):
+    """A replicate still running: the rows it has not finished are left out with a warning
+    naming the unfinished runs, the others pooled; none finished everywhere is an error."""
+    for name, seed, finished in (("d", 3, True), ("e", 4, False)):
+        _replicate(tmp_path / name, seed=seed)
+        runs = [{"name": m, "tags": {"method": m}} for m in ("baseline", "marta")]
+        row = write_preset(tmp_path / name, "table2-tj-vdn", "table2", runs, paper_row={"env": "y"})
+        write_run(row / "baseline", BASELINE, seed=seed)
+        write_run(row / "marta", MARTA if finished else MARTA[:, :-1], seed=seed)
+    outputs = [tmp_path / "d", tmp_path / "e"]
+    unfinished = r"table2-tj-vdn left out: not done in \S*e/table2-tj-vdn/marta \(running\)$"
+    with pytest.warns(UnfinishedRowWarning, match=unfinished):
+        rows = pooled_table2(outputs)
+    assert {r["preset"] for r in rows} == {"table2-lbf-qmix"}
+    assert main(["gain", "--outputs", *map(str, outputs)]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: table2-tj-vdn left out" in err
+    assert "table2-lbf-qmix" in out and "table2-tj-vdn" not in out
+    shutil.rmtree(tmp_path / "e" / "table2-lbf-qmix")
+    with (
+        pytest.warns(UnfinishedRowWarning),
+        pytest.raises(ValueError, match="no table2 preset is finished in every one of"),
+    ):
+        pooled_table2(outputs)
 
 
 def test_pooled_gain_refuses_runs_of_different_lengths_and_empty_dirs(tmp_path, capsys):

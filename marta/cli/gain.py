@@ -45,14 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from marta.cli import CliError
     from marta.experiments.table import format_table
-    from marta.reproduce.pooled import PooledConfigWarning, pooled_comparison, pooled_table2
+    from marta.reproduce.pooled import PoolingWarning, pooled_comparison, pooled_table2
 
     if args.outputs is not None and (args.baseline or args.marta):
         raise CliError("give --outputs or --baseline/--marta, not both")
     if args.outputs is None and (args.baseline is None or args.marta is None):
         raise CliError("give --baseline DIR... and --marta DIR..., or --outputs OUT...")
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PooledConfigWarning)
+        warnings.simplefilter("always", PoolingWarning)
         if args.outputs is not None:
             rows = pooled_table2(args.outputs)
         else:

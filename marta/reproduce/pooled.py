@@ -14,7 +14,9 @@ Whole replicates of a reproduction (``marta reproduce ... --seed 3``) pool row b
 `pooled_table2` (``marta gain --outputs runs/fast runs/fast-s3``). Directories with the same
 base seed are refused: their seeds would be counted twice. Directories of one method whose
 configs differ in more than the seed are pooled with a `PooledConfigWarning` naming the fields
-(e.g. a replicate run before a preset changed): `marta gain` prints it.
+(e.g. a replicate run before a preset changed), and `pooled_table2` leaves out a row that is
+not finished in every output (a replicate still running) with an `UnfinishedRowWarning`:
+`marta gain` prints both.
 """
 
 from __future__ import annotations
@@ -33,8 +35,16 @@ from marta.reproduce.results import RunResult, load_reproduction, load_run
 TABLE2_METRICS = ("final return", "AUC")
 
 
-class PooledConfigWarning(UserWarning):
+class PoolingWarning(UserWarning):
+    """Something `marta gain` should say about what it pooled."""
+
+
+class PooledConfigWarning(PoolingWarning):
     """Directories pooled as one method's seeds hold different configs (besides the seed)."""
+
+
+class UnfinishedRowWarning(PoolingWarning):
+    """A Table 2 row left out of `pooled_table2`: some output has not finished its runs."""
 
 
 def pooled_comparison(
@@ -84,11 +94,13 @@ def pooled_comparison(
 
 def pooled_table2(out_dirs: Sequence[str | Path]) -> list[dict[str, str]]:
     """`pooled_comparison` of final return and AUC for every ``table2`` preset that each of
-    the reproduction outputs `out_dirs` holds, the rows led by the preset's name.
+    the reproduction outputs `out_dirs` holds with all its runs done, the rows led by the
+    preset's name; a preset some output holds unfinished is left out with an
+    `UnfinishedRowWarning`.
 
     Raises:
         ValueError: fewer than one output, outputs of different budgets, no ``table2``
-            preset in all of them, or what `pooled_comparison` refuses.
+            preset finished in all of them, or what `pooled_comparison` refuses.
     """
     if not out_dirs:
         raise ValueError("--outputs needs at least one marta reproduce output directory")
@@ -98,9 +110,24 @@ def pooled_table2(out_dirs: Sequence[str | Path]) -> list[dict[str, str]]:
         listed = ", ".join(f"{d}: {b}" for d, b in budgets.items())
         raise ValueError(f"the outputs are of different budgets ({listed}); pool replicates")
     by_name = [{p.name: p for p in r.presets if p.experiment == "table2"} for r in reproductions]
-    names = [name for name in by_name[0] if all(name in presets for presets in by_name[1:])]
+    names = []
+    for name in (n for n in by_name[0] if all(n in presets for presets in by_name[1:])):
+        unfinished = [
+            f"{run.path} ({run.status})"
+            for presets in by_name
+            for run in presets[name].runs
+            if run.status != "done"
+        ]
+        if unfinished:
+            warnings.warn(
+                f"{name} left out: not done in {', '.join(unfinished)}",
+                UnfinishedRowWarning,
+                stacklevel=2,
+            )
+        else:
+            names.append(name)
     if not names:
-        raise ValueError(f"no table2 preset is in every one of {', '.join(budgets)}")
+        raise ValueError(f"no table2 preset is finished in every one of {', '.join(budgets)}")
     rows = []
     for name in names:
         runs = [run for presets in by_name for run in presets[name].runs]
