@@ -5,8 +5,10 @@
 # 2026-11-29, two pinned workers. Sitting 1 (08:36): restarted after 3.4 min to take the new
 # order; sitting 2 (08:40-10:35): tj-6 QMIX 64.2 / 64.6 min side by side, then LBF VDN
 # 22.8 / 28.9 min and LBF QMIX 21.7 / 27.2 min, then interrupted (Ctrl-C) 5 and 1 minutes
-# into the tj-4 VDN pair to free the machine for the test suite. This folder holds the six
-# finished runs; rerun the command to resume tj-4 VDN and run MPE QMIX and MPE MADDPG.
+# into the tj-4 VDN pair to free the machine for the test suite; sitting 3 (11:11-11:22):
+# the tj-4 VDN pair resumed, interrupted again after 11 min (MARTA at 420k, baseline at 340k
+# env steps). This folder holds the six finished runs; rerun the command to resume tj-4 VDN
+# and run MPE QMIX and MPE MADDPG.
 cd "$(dirname "$0")/../.."
 .venv/bin/marta reproduce --only table2 --budget paper --seed 9 --out runs/paper-s9 --workers 2
 # small files only (no checkpoints, no compilation cache), then the report from them
