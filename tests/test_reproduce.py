@@ -305,8 +305,9 @@ def test_output_with_runs_of_another_config_is_refused_unless_force(tmp_path, mo
         "marta.reproduce.local.run_local", lambda payloads, **kw: started.extend(payloads) or True
     )
     reproduce([preset], "smoke", tmp_path, force=True)
-    # every run, each once (their start order: test_runs_start_by_the_work_of_their_updates)
-    assert sorted(p["run"] for p in started) == sorted(r.name for r in preset.runs)
+    # every run, once, by the work of its updates: equal work, the Switcher's run first
+    assert [r.name for r in preset.runs] == ["baseline", "marta"]
+    assert [p["run"] for p in started] == ["marta", "baseline"]
     assert all(p["force"] for p in started)
     assert read_status(tmp_path)["budget"] == "smoke"
 

@@ -115,7 +115,7 @@ def update_work(config: ExperimentConfig) -> tuple[int, int]:
     updates = train.total_env_steps // (train.num_envs * train.rollout_steps)
     per_update = config.learner.batch_size * (env.max_steps + 1) * env.num_agents
     work = config.num_seeds * updates * train.updates_per_rollout * per_update
-    return work, int(config.marta is not None and config.marta.method == "marta")
+    return work, int(config.marta is not None and config.marta.uses_switcher)
 
 
 def plan_runs(
