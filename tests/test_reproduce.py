@@ -312,6 +312,28 @@ def test_output_with_runs_of_another_config_is_refused_unless_force(tmp_path, mo
     assert read_status(tmp_path)["budget"] == "smoke"
 
 
+def test_a_run_whose_directory_is_gone_starts_its_wall_time_again(tmp_path, monkeypatch):
+    """OUT rebuilt from a copy without the unfinished run's directory: the run starts from
+    nothing, so the seconds recorded for the lost attempts leave its wall time (they stay in
+    their sitting's); a run outside the plan keeps its entry."""
+    preset = load_preset(PRESET)
+    spec = plan_runs([preset], "smoke")[0]
+    runs = {
+        spec.key: {"status": "pending", "wall_time_s": 300.0},
+        "other/run": {"status": "done", "wall_time_s": 9.0},
+    }
+    sitting = {"started": "2026-11-29T08:00:00+00:00", "backend": "local", "workers": 2}
+    old = {"budget": "smoke", "sittings": [{**sitting, "wall_time_s": 400.0}], "runs": runs}
+    (tmp_path / "reproduce.json").write_text(json.dumps(old))
+    monkeypatch.setattr("marta.reproduce.local.run_local", lambda payloads, **kw: True)
+    reproduce([preset], "smoke", tmp_path, stream=io.StringIO())
+    status = read_status(tmp_path)
+    assert status["runs"][spec.key] == {"status": "pending"}
+    assert status["runs"]["other/run"] == {"status": "done", "wall_time_s": 9.0}
+    assert status["sittings"][0]["wall_time_s"] == 400.0
+    assert status["wall_time_s"] >= 400.0
+
+
 def test_a_foreign_directory_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="not an output of marta reproduce"):

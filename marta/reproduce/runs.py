@@ -372,9 +372,9 @@ def reproduce(
     for spec in specs:
         action = states[spec.key].action
         done = action == "done"
-        # a run started afresh (redo, copied, or replaced under --force) starts its wall
-        # time at 0
-        fresh = action in ("redo", "conflict") or spec.key in copies
+        # a run started afresh (its directory gone, redo, copied, or replaced under --force)
+        # starts its wall time at 0: the time of work lost stays only in its sitting's
+        fresh = action in ("fresh", "redo", "conflict") or spec.key in copies
         entry = {} if fresh else status.data["runs"].get(spec.key) or {}
         entry = {**entry, "status": "done" if done else "pending"}
         if spec.key in copies:
