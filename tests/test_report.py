@@ -28,6 +28,7 @@ from marta.reproduce.pooled import (
 )
 from marta.reproduce.report import write_report
 from marta.reproduce.results import load_run
+from marta.reproduce.runs import schedule_time
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EVAL_INTERVAL = 1_000
@@ -291,6 +292,40 @@ def test_a_file_from_before_sittings_gives_a_lower_bound(tmp_path):
     write_run(lbf / "baseline", BASELINE)
     text = write_report(out).read_text()
     assert "**Wall time**: at least 2h 43m 48s (the marta that wrote" in text
+
+
+def test_finished_runs_get_their_time_in_one_sitting_in_reproduces_order(tmp_path, out):
+    """Once every run is done, the header says how long the runs' own wall times take on the
+    last sitting's workers when started as `marta reproduce` starts them: the 3-seed preset's
+    runs first (more update work), MARTA before its baseline. Two workers: 20 s, then 60 s
+    and 60 s on one, 100 s on the other: 140 s (plan order would take 160 s)."""
+    times = {"a/baseline": 60.0, "a/marta": 60.0, "b/baseline": 100.0, "b/marta": 20.0}
+    sittings = [{"started": "2026-11-29T08:00:00+00:00", "workers": 1, "wall_time_s": 9.0}]
+    sittings.append({**sittings[0], "workers": 2})
+    (tmp_path / "reproduce.json").write_text(
+        json.dumps(
+            {
+                "budget": "paper",
+                "presets": ["a", "b"],
+                "sittings": sittings,
+                "runs": {k: {"status": "done", "wall_time_s": t} for k, t in times.items()},
+            }
+        )
+    )
+    two_runs = [{"name": m, "tags": {"method": m}} for m in ("baseline", "marta")]
+    for name, curves in (("a", BASELINE[:1]), ("b", BASELINE)):
+        preset = write_preset(tmp_path, name, "table2", two_runs)
+        for run in two_runs:
+            write_run(preset / run["name"], curves)
+    text = write_report(tmp_path).read_text()
+    assert "In one sitting on 2 workers, started as `marta reproduce` starts them" in text
+    assert "runs of these wall times take 2m 20s" in text
+    assert schedule_time([60, 60, 100, 20], 2) == 160.0  # the plan's order
+    assert schedule_time([20, 100, 60, 60], 1) == 240.0
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        schedule_time([1.0], 0)
+    # not while a run is missing or running, nor without the sittings' workers
+    assert "In one sitting" not in (out / "report.md").read_text()
 
 
 def test_a_copy_of_finished_runs_without_checkpoints_is_done(tmp_path):

@@ -6,8 +6,9 @@ How to read this file: `write_report` loads everything under ``OUT``
 atomically. The report has
 
 * a header: budget, base seed (``--seed``) and overrides (``--set``) if given, marta version,
-  total wall time over the sittings (``reproduce.json``) and the runs' wall times summed,
-  run counts;
+  total wall time over the sittings (``reproduce.json``), the runs' wall times summed and,
+  once every run is done, what those times take in one sitting (`_one_sitting_text`), run
+  counts;
 * **Table 2** side by side with the paper (`marta.reproduce.paper`): for each ``table2``
   preset a baseline and a MARTA row with final return and AUC (ours mean ± std, the paper's,
   the difference), the gain of MARTA over the baseline (ours and the paper's), and 95%
@@ -24,17 +25,20 @@ it can be rebuilt at any time (it is also the last step of `marta reproduce`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from marta.experiments.config import load_config
 from marta.experiments.io import atomic_write_text
 from marta.experiments.table import format_table
 from marta.reproduce import metrics
 from marta.reproduce.figures import FigureResult, make_figures
 from marta.reproduce.paper import PaperResult, paper_pair
 from marta.reproduce.results import PresetResult, Reproduction, RunResult, load_reproduction
+from marta.reproduce.runs import schedule_time, start_order_key
 
 REPORT_FILE = "report.md"
 FIGURES_DIR = "figures"
@@ -322,7 +326,31 @@ def _wall_time_line(reproduction: Reproduction, runs: Sequence[RunResult]) -> st
     run_times = [r.wall_time_s for r in runs if r.wall_time_s is not None]
     if run_times:
         text += f"; the runs' own wall times add up to {_duration(sum(run_times))}"
-    return text + "."
+    return text + "." + _one_sitting_text(runs, sittings)
+
+
+def _one_sitting_text(runs: Sequence[RunResult], sittings: Sequence[Mapping[str, Any]]) -> str:
+    """What the finished runs' own wall times come to in one sitting on the last sitting's
+    workers, started in `marta reproduce`'s order (`schedule_time`); '' unless every run is
+    done with a readable config and the workers are known."""
+    workers = [s["workers"] for s in sittings if s.get("workers") is not None]
+    if not workers or not runs or any(r.status != "done" for r in runs):
+        return ""
+    timed = []
+    for run in runs:
+        if run.wall_time_s is None:  # a copy of another run: no time of its own
+            continue
+        try:
+            timed.append((start_order_key(load_config(run.path / "config.yaml")), run.wall_time_s))
+        except (OSError, ValueError):
+            return ""
+    durations = [wall for _, wall in sorted(timed, key=lambda item: item[0])]
+    total = schedule_time(durations, int(workers[-1]))
+    return (
+        f" In one sitting on {workers[-1]} workers, started as `marta reproduce` starts them "
+        f"(most update work first), runs of these wall times take {_duration(total)} "
+        "(list scheduling of the runs' own times; a sitting's start-up is not in it)."
+    )
 
 
 def _duration(seconds: float | None) -> str:

@@ -118,6 +118,25 @@ def update_work(config: ExperimentConfig) -> tuple[int, int]:
     return work, int(config.marta is not None and config.marta.uses_switcher)
 
 
+def start_order_key(config: ExperimentConfig) -> list[int]:
+    """Sort key of the order `marta reproduce` starts runs in: most `update_work` first, a
+    run with a Switcher first among equals (a stable sort keeps the plan's order after)."""
+    return [-x for x in update_work(config)]
+
+
+def schedule_time(durations: Sequence[float], workers: int) -> float:
+    """How long runs of `durations` take when started in that order on `workers` workers,
+    each taking the next run as soon as it is free (as `marta.reproduce.local.run_local`
+    does): the end of the last run under list scheduling."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    free = [0.0] * workers
+    for duration in durations:
+        earliest = free.index(min(free))
+        free[earliest] += float(duration)
+    return max(free)
+
+
 def plan_runs(
     presets: Sequence[Preset],
     budget: str,
@@ -386,7 +405,7 @@ def reproduce(
     # longest first (`update_work`), so the last runs to finish are short ones
     todo = sorted(
         (spec for spec in specs if states[spec.key].action != "done" and spec.key not in copies),
-        key=lambda spec: [-x for x in update_work(spec.config)],
+        key=lambda spec: start_order_key(spec.config),
     )
     skipped = sum(state.action == "done" for state in states.values())
     cache = None if cache_dir is None else out / cache_dir
