@@ -16,7 +16,7 @@
 cd "$(dirname "$0")/../.."
 .venv/bin/marta reproduce --only table2 --budget paper --seed 9 --out runs/paper-s9 --workers 2
 # small files only (no checkpoints, no compilation cache), then the report from them
-tar -C runs/paper-s9 --exclude=./.jax-cache --exclude='*/checkpoints' --exclude=./.reproduce.lock \
+tar -C runs/paper-s9 --exclude=./.jax-cache --exclude='*/checkpoints' --exclude=.reproduce.lock \
   -cf - . | tar -C results/paper-s9 -xf -
 .venv/bin/marta report results/paper-s9
 # every row over all replicates (twelve seeds; LBF QMIX nine): seeds 0-2, 3-5, 6-8, 9-11
