@@ -25,9 +25,8 @@ it can be rebuilt at any time (it is also the last step of `marta reproduce`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -311,6 +310,7 @@ def _ci(bounds: tuple[float, float], pct: bool = False) -> str:
 def _wall_time_line(reproduction: Reproduction, runs: Sequence[RunResult]) -> str:
     """Total wall time over the sittings, and the runs' wall times summed (run-hours)."""
     sittings = reproduction.sittings
+    workers = [int(s["workers"]) for s in sittings if s.get("workers") is not None]
     total = _duration(reproduction.wall_time_s)
     if any(s.get("only_last_recorded") for s in sittings):
         text = (
@@ -318,23 +318,21 @@ def _wall_time_line(reproduction: Reproduction, runs: Sequence[RunResult]) -> st
             "its last sitting's time)"
         )
     else:
-        workers = [str(s["workers"]) for s in sittings if s.get("workers") is not None]
         text = f"**Wall time**: {total} in {len(sittings)} sitting"
         text += "s" if len(sittings) != 1 else ""
         if workers:
-            text += f" (workers: {', '.join(workers)})"
+            text += f" (workers: {', '.join(map(str, workers))})"
     run_times = [r.wall_time_s for r in runs if r.wall_time_s is not None]
     if run_times:
         text += f"; the runs' own wall times add up to {_duration(sum(run_times))}"
-    return text + "." + _one_sitting_text(runs, sittings)
+    return text + "." + _one_sitting_text(runs, workers[-1] if workers else None)
 
 
-def _one_sitting_text(runs: Sequence[RunResult], sittings: Sequence[Mapping[str, Any]]) -> str:
-    """What the finished runs' own wall times come to in one sitting on the last sitting's
-    workers, started in `marta reproduce`'s order (`schedule_time`); '' unless every run is
-    done with a readable config and the workers are known."""
-    workers = [s["workers"] for s in sittings if s.get("workers") is not None]
-    if not workers or not runs or any(r.status != "done" for r in runs):
+def _one_sitting_text(runs: Sequence[RunResult], workers: int | None) -> str:
+    """What the finished runs' own wall times come to in one sitting on `workers` workers
+    (the last sitting's), started in `marta reproduce`'s order (`schedule_time`); '' unless
+    every run is done with a readable config and the workers are known."""
+    if workers is None or not runs or any(r.status != "done" for r in runs):
         return ""
     timed = []
     for run in runs:
@@ -345,9 +343,9 @@ def _one_sitting_text(runs: Sequence[RunResult], sittings: Sequence[Mapping[str,
         except (OSError, ValueError):
             return ""
     durations = [wall for _, wall in sorted(timed, key=lambda item: item[0])]
-    total = schedule_time(durations, int(workers[-1]))
+    total = schedule_time(durations, workers)
     return (
-        f" In one sitting on {workers[-1]} workers, started as `marta reproduce` starts them "
+        f" In one sitting on {workers} workers, started as `marta reproduce` starts them "
         f"(most update work first), runs of these wall times take {_duration(total)} "
         "(list scheduling of the runs' own times; a sitting's start-up is not in it)."
     )
