@@ -437,6 +437,10 @@ def test_pooled_gain_pools_the_seeds_of_every_run(tmp_path, capsys):
     assert low < gain < high
     assert by[("final return", "baseline")]["gain %"] == "—"
     assert ("scorecard no_fault", "marta") in by and ("AUC", "marta") in by
+    best = np.tile(MARTA.max(1), 2)
+    assert pm(by[("best evaluation", "marta")]["μ ± σ"]) == pytest.approx(
+        (best.mean(), best.std()), rel=1e-3
+    )
     assert main(["gain", "--baseline", str(tmp_path / "b1"), "--marta", str(tmp_path / "m1")]) == 0
     assert "final return" in capsys.readouterr().out
 
@@ -492,7 +496,7 @@ def test_pooled_table2_pools_each_row_over_replicate_outputs(tmp_path, capsys):
     rows = pooled_table2([tmp_path / "a", tmp_path / "b"])
     assert {(r["preset"], r["metric"], r["method"]) for r in rows} == {
         ("table2-lbf-qmix", metric, method)
-        for metric in ("final return", "AUC")
+        for metric in ("final return", "AUC", "best evaluation")
         for method in ("baseline", "marta")
     }
     by = {(r["metric"], r["method"]): r for r in rows}

@@ -23,6 +23,16 @@ def test_final_return_of_a_short_curve_averages_all_evaluations():
     assert metrics.final_return(np.zeros((2, 0))).shape == (0,)
 
 
+def test_best_return_is_each_seeds_highest_evaluation_wherever_it_falls():
+    """The paper's "best-performing checkpoint": a mid-run peak counts, not the last value;
+    for negative returns (Traffic Junction) the one closest to 0."""
+    returns = np.array([[1.0, 9.0, 3.0, 2.0], [-40.0, -12.0, -30.0, -25.0]])
+    np.testing.assert_allclose(metrics.best_return(returns), [9.0, -12.0])
+    assert metrics.best_return(np.zeros((2, 0))).shape == (0,)
+    with pytest.raises(ValueError, match="returns must be a 2-d array"):
+        metrics.best_return(np.arange(5.0))
+
+
 def test_final_return_rejects_bad_input():
     with pytest.raises(ValueError, match="returns must be a 2-d array"):
         metrics.final_return(np.arange(5.0))

@@ -4,10 +4,11 @@
     marta gain --outputs runs/fast runs/fast-s3
 
 Each RUN is a `marta train` run directory; a replicate of a Table 2 row with another
-``--seed`` adds its seeds to the row's. Prints final return, AUC and scorecard columns with
-95% bootstrap CIs (`marta.reproduce.pooled`). With ``--outputs`` (the --out directories of
-`marta reproduce` replicates, ``--seed``), final return and AUC of every Table 2 row they
-all hold. Directories of one method whose configs differ in more than the seed are pooled
+``--seed`` adds its seeds to the row's. Prints final return, AUC, best evaluation (the
+paper's "best-performing checkpoint") and scorecard columns with 95% bootstrap CIs
+(`marta.reproduce.pooled`). With ``--outputs`` (the --out directories of `marta reproduce`
+replicates, ``--seed``), final return, AUC and best evaluation of every Table 2 row they all
+hold. Directories of one method whose configs differ in more than the seed are pooled
 with a warning on stderr naming the fields. Nothing is trained.
 """
 
@@ -23,9 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "gain",
         help="MARTA vs baseline over the seeds of several run directories pooled",
         description=(
-            "Pool the seeds of run directories per method and print the final return, AUC\n"
-            "and scorecard columns (mean ± std, 95% bootstrap CI) with MARTA's gain over\n"
-            "the baseline and its 95% bootstrap CI."
+            "Pool the seeds of run directories per method and print the final return, AUC,\n"
+            "best evaluation and scorecard columns (mean ± std, 95% bootstrap CI) with\n"
+            "MARTA's gain over the baseline and its 95% bootstrap CI."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -2,9 +2,9 @@
 
 A replicate of a Table 2 row (the same two configs with another ``--seed``) is a second pair
 of run directories; `pooled_comparison` pools every directory's seeds per method and gives,
-for the final return, the AUC and each scorecard column, mean ± std over the pooled seeds,
-the 95% bootstrap CI of the mean, and MARTA's gain over the baseline with its bootstrap CI
-(the paper's metrics, `marta.reproduce.metrics`). `marta gain` prints it:
+for the final return, the AUC, the best evaluation and each scorecard column, mean ± std
+over the pooled seeds, the 95% bootstrap CI of the mean, and MARTA's gain over the baseline
+with its bootstrap CI (the paper's metrics, `marta.reproduce.metrics`). `marta gain` prints it:
 
     marta gain --baseline results/paper/table2-mpe-maddpg/baseline \\
         results/mpe-maddpg-seed3/baseline --marta results/paper/table2-mpe-maddpg/marta \\
@@ -32,7 +32,7 @@ from marta.reproduce.report import NONE, gain_cells, spread_cells
 from marta.reproduce.results import RunResult, load_reproduction, load_run
 
 #: the metrics of the paper's Table 2 (`pooled_table2`)
-TABLE2_METRICS = ("final return", "AUC")
+TABLE2_METRICS = ("final return", "AUC", "best evaluation")
 
 
 class PoolingWarning(UserWarning):
@@ -55,8 +55,9 @@ def pooled_comparison(
 ) -> list[dict[str, str]]:
     """Rows (metric, method, seeds, μ ± σ, 95% CI, gain %, gain 95% CI) over pooled seeds.
 
-    Final return and AUC come from each seed's evaluation curve; the scorecard rows from
-    ``scorecard.json`` (only the columns every run has). `metrics` keeps only those rows.
+    Final return, AUC and best evaluation come from each seed's evaluation curve; the
+    scorecard rows from ``scorecard.json`` (only the columns every run has). `metrics` keeps
+    only those rows.
 
     Raises:
         ValueError: a method has no run directory, a directory has no evaluations, two of a
@@ -93,9 +94,9 @@ def pooled_comparison(
 
 
 def pooled_table2(out_dirs: Sequence[str | Path]) -> list[dict[str, str]]:
-    """`pooled_comparison` of final return and AUC for every ``table2`` preset that each of
-    the reproduction outputs `out_dirs` holds with all its runs done, the rows led by the
-    preset's name; a preset some output holds unfinished is left out with an
+    """`pooled_comparison` of final return, AUC and best evaluation for every ``table2``
+    preset that each of the reproduction outputs `out_dirs` holds with all its runs done, the
+    rows led by the preset's name; a preset some output holds unfinished is left out with an
     `UnfinishedRowWarning`.
 
     Raises:
@@ -185,6 +186,7 @@ def _pooled_metrics(runs: Sequence[RunResult], columns: Sequence[str]) -> dict[s
     return {
         "final return": _pool(r.final_returns for r in runs),
         "AUC": _pool(r.aucs for r in runs),
+        "best evaluation": _pool(r.best_returns for r in runs),
         **{f"scorecard {c}": _pool(_scorecard(r, c) for r in runs) for c in columns},
     }
 

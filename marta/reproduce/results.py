@@ -91,6 +91,11 @@ class RunResult:
         return metrics.final_return(self.returns) if self.steps.size else np.zeros(0)
 
     @property
+    def best_returns(self) -> np.ndarray:
+        """f[num_seeds] best evaluation of each seed (`metrics.best_return`)."""
+        return metrics.best_return(self.returns) if self.steps.size else np.zeros(0)
+
+    @property
     def aucs(self) -> np.ndarray:
         """f[num_seeds] AUC of each seed (`metrics.auc`, return x env steps)."""
         return metrics.auc(self.steps, self.returns) if self.steps.size else np.zeros(0)
