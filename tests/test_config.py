@@ -93,6 +93,24 @@ def test_yaml_round_trip_keeps_every_field(tmp_path):
     assert dump_config(loaded) == dump_config(c)
 
 
+def test_config_yaml_names_the_marta_jax_and_jaxlib_versions_that_wrote_it(tmp_path):
+    """Same config and seed give the same numbers only under the same JAX version, so a run's
+    config.yaml records it; the comment does not change what the file loads as."""
+    import importlib.metadata
+
+    import marta
+
+    c = config("num_seeds=2")
+    save_config(c, tmp_path / "config.yaml")
+    first = (tmp_path / "config.yaml").read_text().splitlines()[0]
+    jax, jaxlib = (importlib.metadata.version(p) for p in ("jax", "jaxlib"))
+    assert first == (
+        f"# marta {marta.__version__} (jax {jax}, jaxlib {jaxlib}): "
+        "resolved experiment config (every field)"
+    )
+    assert load_config(tmp_path / "config.yaml") == c
+
+
 def test_config_differences_name_dotted_fields_and_ignore_the_location():
     a = config("out_dir=a")
     b = config("out_dir=b", "learner.lr=1e-3", "env.max_steps=3")

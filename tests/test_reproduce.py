@@ -26,7 +26,12 @@ import pytest
 from marta.cli import main
 from marta.experiments.checkpoint import read_checkpoint_info
 from marta.experiments.compile_cache import resolve_cache_dir
-from marta.experiments.config import config_differences, load_config, save_config
+from marta.experiments.config import (
+    config_differences,
+    load_config,
+    save_config,
+    software_versions,
+)
 from marta.experiments.io import read_jsonl
 from marta.experiments.runner import run_experiment
 from marta.reproduce.presets import (
@@ -332,6 +337,9 @@ def test_a_run_whose_directory_is_gone_starts_its_wall_time_again(tmp_path, monk
     assert status["runs"]["other/run"] == {"status": "done", "wall_time_s": 9.0}
     assert status["sittings"][0]["wall_time_s"] == 400.0
     assert status["wall_time_s"] >= 400.0
+    # each sitting records the versions its numbers depend on
+    assert status["sittings"][1]["software"] == software_versions()
+    assert "software" not in status["sittings"][0]  # an older sitting's record is kept as is
 
 
 def test_a_foreign_directory_is_refused(tmp_path):

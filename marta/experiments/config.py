@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import importlib.metadata
 import math
 import re
 import types
@@ -618,9 +619,22 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
 
 def dump_config(config: ExperimentConfig) -> str:
-    """The resolved config as YAML text (every field)."""
-    header = f"# marta {marta.__version__}: resolved experiment config (every field)\n"
+    """The resolved config as YAML text (every field), under a comment naming the marta, JAX
+    and jaxlib versions that wrote it (the same numbers need the same JAX version too)."""
+    header = f"# {software_versions()}: resolved experiment config (every field)\n"
     return header + yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def software_versions() -> str:
+    """``marta X (jax Y, jaxlib Z)``: the versions a run's numbers depend on, read from the
+    installed packages' metadata (JAX is not imported)."""
+    jax_versions = []
+    for package in ("jax", "jaxlib"):
+        try:
+            jax_versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            jax_versions.append(f"{package} not installed")
+    return f"marta {marta.__version__} ({', '.join(jax_versions)})"
 
 
 def save_config(config: ExperimentConfig, path: str | Path) -> None:

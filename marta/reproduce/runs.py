@@ -53,6 +53,7 @@ from marta.experiments.config import (
     load_config,
     merge,
     parse_overrides,
+    software_versions,
 )
 from marta.experiments.io import atomic_write_text, check_writable
 from marta.plugins import load_plugins, loaded_plugins
@@ -567,6 +568,7 @@ class StatusFile:
                 "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "backend": backend,
                 "workers": workers,
+                "software": software_versions(),
                 "wall_time_s": 0.0,
             }
         ]
