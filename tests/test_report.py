@@ -7,6 +7,7 @@ checks the report's numbers against hand computations. No training happens.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -26,8 +27,8 @@ from marta.reproduce.pooled import (
     pooled_comparison,
     pooled_table2,
 )
-from marta.reproduce.report import write_report
-from marta.reproduce.results import load_run
+from marta.reproduce.report import render_report, write_report
+from marta.reproduce.results import load_reproduction, load_run
 from marta.reproduce.runs import schedule_time
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -135,7 +136,12 @@ def out(tmp_path_factory) -> Path:
                 "wall_time_s": 3723.0,
                 "sittings": [
                     {"started": "2026-11-27T08:00:00+00:00", "workers": 2, "wall_time_s": 3000.0},
-                    {"started": "2026-11-27T10:00:00+00:00", "workers": 1, "wall_time_s": 723.0},
+                    {
+                        "started": "2026-11-27T10:00:00+00:00",
+                        "workers": 1,
+                        "software": "marta 0.1.0 (jax 0.10.2, jaxlib 0.10.2)",
+                        "wall_time_s": 723.0,
+                    },
                 ],
                 "runs": {"table2-tj-vdn/marta": {"status": "pending"}},
             }
@@ -266,6 +272,11 @@ def test_missing_and_running_runs_are_reported_as_such(out):
 def test_header_scorecard_and_wall_time(out):
     text = (out / "report.md").read_text()
     assert "budget `smoke`" in text
+    # the software each sitting recorded (the first sitting predates the record)
+    assert (
+        "software by sitting: not recorded (sitting 1); "
+        "marta 0.1.0 (jax 0.10.2, jaxlib 0.10.2) (sitting 2)."
+    ) in text
     assert "**Wall time**: 1h 02m 03s in 2 sittings (workers: 2, 1)" in text
     assert "at least" not in text
     runs = table(text, "Runs")
@@ -282,6 +293,13 @@ def test_header_scorecard_and_wall_time(out):
     cost = -0.1 / MARTA[:, -1].mean() * 100  # worst case 0.1 below no fault
     assert float(card["worst vs no fault %"]) == pytest.approx(cost, abs=0.051)
     assert card["fault p"] == "0.2"
+
+
+def test_one_software_for_every_sitting_is_named_once(out):
+    reproduction = load_reproduction(out)
+    sittings = tuple({**s, "software": "marta 9 (jax 1, jaxlib 1)"} for s in reproduction.sittings)
+    text = render_report(dataclasses.replace(reproduction, sittings=sittings), [])
+    assert "; marta 9 (jax 1, jaxlib 1).\n" in text and "by sitting" not in text
 
 
 def test_a_file_from_before_sittings_gives_a_lower_bound(tmp_path):
@@ -363,7 +381,6 @@ def test_sweeps_space_the_swept_values_evenly_and_count_unfinished_runs(tmp_path
     """c = 0, 0.01, 0.5 at x = 0, 1, 2 with their values as tick labels (a linear axis would
     crowd the first two), and the title says one of the three runs has not finished."""
     from marta.reproduce import figures
-    from marta.reproduce.results import load_reproduction
 
     runs = sweep_runs("cost", [0.0, 0.01, 0.5], methods=("marta",))
     preset = write_preset(tmp_path, "cost_sweep-x", "cost_sweep", runs)

@@ -65,6 +65,24 @@ def write_report(out_dir: Path) -> Path:
     return path
 
 
+def _software_line(reproduction: Reproduction) -> str:
+    """The software the runs were made with, from the sittings that recorded it (marta, JAX,
+    jaxlib: the same numbers need the same JAX version), sitting numbers shown where they
+    differ; reproduce.json's marta version where no sitting recorded it."""
+    by_software: dict[str, list[int]] = {}
+    for number, sitting in enumerate(reproduction.sittings, start=1):
+        by_software.setdefault(str(sitting.get("software") or "not recorded"), []).append(number)
+    if set(by_software) <= {"not recorded"}:
+        return f"marta {reproduction.marta_version or '?'}"
+    if len(by_software) == 1:
+        return next(iter(by_software))
+    return "software by sitting: " + "; ".join(
+        f"{software} (sitting{'s' if len(numbers) > 1 else ''} "
+        f"{', '.join(str(n) for n in numbers)})"
+        for software, numbers in by_software.items()
+    )
+
+
 def render_report(reproduction: Reproduction, figures: Sequence[FigureResult]) -> str:
     """The Markdown text of the report (figure links relative to the output directory)."""
     runs = [run for preset in reproduction.presets for run in preset.runs]
@@ -79,7 +97,7 @@ def render_report(reproduction: Reproduction, figures: Sequence[FigureResult]) -
             if reproduction.overrides
             else ""
         )
-        + f"marta {reproduction.marta_version or '?'}.",
+        + f"{_software_line(reproduction)}.",
         "",
         _wall_time_line(reproduction, runs),
         "",
