@@ -5,8 +5,10 @@
 # baselines (uniform faults) are results/paper's and results/mpe-maddpg-seed3's; they are
 # trained again here only to score their final teams under the same faults as MARTA's, so
 # only config.yaml and eval/ are kept (seeds 0-2 came out identical to results/paper's, bit
-# for bit; the MADDPG seeds 3-5 drifted from results/mpe-maddpg-seed3's, docs/reliability.md). 2026-11-29, an otherwise idle machine, one core per run: MARTA-MADDPG
-# 26 min, MARTA-QMIX 37 min, the MADDPG baseline 24 min, the QMIX baseline 36 min.
+# for bit; the MADDPG seeds 3-5 drifted from results/mpe-maddpg-seed3's, docs/reliability.md).
+# 2026-11-29, an otherwise idle machine, one core per run (the logs' elapsed times):
+# MARTA-MADDPG 25-26 min, MARTA-QMIX 38 min, the MADDPG baseline 23-24 min, the QMIX
+# baseline 37 min.
 cd "$(dirname "$0")/../.."
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 R=runs/wc-return-units
