@@ -43,7 +43,9 @@ class TeamPolicy:
     probs: tuple[np.ndarray, ...]
 
     @classmethod
-    def from_any(cls, game: FaultGame, policy) -> TeamPolicy:
+    def from_any(
+        cls, game: FaultGame, policy: TeamPolicy | np.ndarray | Sequence[np.ndarray]
+    ) -> TeamPolicy:
         """Accepts a :class:`TeamPolicy`, a deterministic ``int[S, N]`` joint action per state,
         or a sequence of ``N`` arrays ``[S, A_i]`` of probabilities.
 
