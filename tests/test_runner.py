@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,7 +27,12 @@ import pytest
 from flax import struct
 
 from marta.experiments import checkpoint as ckpt
-from marta.experiments.config import ExperimentConfig, build_config, load_config
+from marta.experiments.config import (
+    ExperimentConfig,
+    build_config,
+    load_config,
+    software_versions,
+)
 from marta.experiments.io import (
     append_jsonl,
     atomic_open,
@@ -39,6 +45,7 @@ from marta.experiments.plots import load_curves, mean_ci, t_quantile_975
 from marta.experiments.runner import (
     DiskFullError,
     NonFiniteMetricError,
+    ResumeWarning,
     RunInterrupted,
     RunPaths,
     build_trainer,
@@ -296,6 +303,32 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, checkpoint_e
     run(None, out, resume=True)
     assert metrics_of(out, 3) == reference
     assert ckpt.read_checkpoint_info(out / "checkpoints").segments_done == 7
+
+
+def test_resume_warns_when_other_software_versions_wrote_the_checkpoint(tmp_path):
+    config = fake_config(4, checkpoint_every=1)
+    reference = metrics_of(run(config, tmp_path / "ref"), 1)
+    out = tmp_path / "x"
+    with pytest.raises(Crash):
+        run(config, out, on_segment=crash_at(3))
+    info = ckpt.read_checkpoint_info(out / "checkpoints")
+    assert info.software == software_versions()
+    meta_path = out / "checkpoints" / ckpt.METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["software"] = "marta 0.0.1 (jax 0.4.1, jaxlib 0.4.1)"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.warns(ResumeWarning, match=r"written by marta 0\.0\.1 \(jax 0\.4\.1"):
+        run(None, out, resume=True)
+    assert metrics_of(out, 1) == reference
+
+
+def test_resume_with_the_same_software_versions_does_not_warn(tmp_path):
+    config = fake_config(3, checkpoint_every=1)
+    with pytest.raises(Crash):
+        run(config, tmp_path / "x", on_segment=crash_at(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResumeWarning)
+        run(None, tmp_path / "x", resume=True)
 
 
 def test_resume_before_the_first_checkpoint_starts_from_scratch(tmp_path):

@@ -7,8 +7,8 @@ A checkpoint is two files in ``DIR/checkpoints/``:
   PRNG-key leaves are stored as their raw key data, dtypes NumPy cannot store natively
   (bfloat16, ...) as unsigned integers of the same width.
 * ``latest.json``: the metadata and the commit record, naming the ``.npz`` it belongs to, the
-  resolved config, the marta version, `SCHEMA_VERSION`, the number of finished segments and
-  each leaf's path, shape and dtype.
+  resolved config, the marta, JAX and jaxlib versions, `SCHEMA_VERSION`, the number of finished
+  segments and each leaf's path, shape and dtype.
 
 A leaf can be left out (`save_checkpoint`'s ``omit``): its path, shape and dtype are recorded
 with ``"omitted": true`` and loading fills it with zeros. The runner leaves out the replay
@@ -37,6 +37,7 @@ import jax
 import numpy as np
 
 import marta
+from marta.experiments.config import software_versions
 from marta.experiments.io import atomic_write_text, atomic_write_with
 
 #: bump when the on-disk layout changes; checkpoints of another schema are refused
@@ -55,6 +56,8 @@ class CheckpointInfo:
         env_steps: environment steps per seed at that point (from the last metrics), or -1.
         config: the resolved experiment config as a plain dict.
         marta_version: version of marta that wrote it.
+        software: ``marta X (jax Y, jaxlib Z)`` that wrote it (`software_versions`), or "?"
+            for checkpoints written before it was recorded.
         state_file: name of the ``.npz`` holding the state.
         omitted: paths of the leaves left out of the state file (loaded as zeros).
     """
@@ -64,6 +67,7 @@ class CheckpointInfo:
     config: dict[str, Any]
     marta_version: str
     state_file: str
+    software: str = "?"
     omitted: tuple[str, ...] = ()
 
 
@@ -131,6 +135,7 @@ def save_checkpoint(
     metadata = {
         "schema_version": SCHEMA_VERSION,
         "marta_version": marta.__version__,
+        "software": software_versions(),
         "segments_done": segments_done,
         "env_steps": int(env_steps),
         "state_file": state_file,
@@ -162,6 +167,7 @@ def _info(meta: dict[str, Any]) -> CheckpointInfo:
         config=meta["config"],
         marta_version=str(meta.get("marta_version", "?")),
         state_file=str(meta["state_file"]),
+        software=str(meta.get("software", "?")),
         omitted=tuple(e["path"] for e in meta["leaves"] if e.get("omitted")),
     )
 

@@ -31,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -49,6 +50,7 @@ from marta.experiments.config import (
     config_differences,
     load_config,
     save_config,
+    software_versions,
 )
 from marta.experiments.io import append_jsonl, check_writable, count_jsonl, truncate_jsonl
 
@@ -68,6 +70,10 @@ class DiskFullError(RuntimeError):
 
 class RunInterrupted(RuntimeError):
     """The run stopped on SIGINT after saving a checkpoint; `--resume` continues it."""
+
+
+class ResumeWarning(UserWarning):
+    """A run resumes from a checkpoint that another marta, JAX or jaxlib version wrote."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,9 +304,23 @@ def _restore(
         raise ValueError(
             f"the checkpoint holds {info.segments_done} segments, the run has only {num_segments}"
         )
+    _warn_if_software_changed(paths, info.software)
     template = jax.eval_shape(jax.vmap(trainer.init), keys)
     state, info = load_checkpoint(paths.checkpoints, template)
     return state, info.segments_done, max(info.env_steps, 0)
+
+
+def _warn_if_software_changed(paths: RunPaths, written_by: str) -> None:
+    """Warns when the checkpoint was written by another marta, JAX or jaxlib version: the
+    resumed run still trains, but its later numbers need not match an uninterrupted run's."""
+    running = software_versions()
+    if written_by not in ("?", running):
+        warnings.warn(
+            f"resuming {paths.checkpoints}, written by {written_by}, with {running}: the "
+            "remaining segments need not repeat an uninterrupted run's numbers",
+            ResumeWarning,
+            stacklevel=3,
+        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -329,8 +349,6 @@ def _segment_loop(
     writers: Sequence[Any],
     on_segment: SegmentCallback | None,
 ) -> Any:
-    import warnings
-
     import jax
 
     with warnings.catch_warnings():
