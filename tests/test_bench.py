@@ -99,7 +99,8 @@ def test_cli_bench_train_times_every_method_and_writes_its_section(tmp_path, cap
     assert {r.split("|")[2].strip() for r in rows} == {"2"}  # num_envs
     assert rows[1].split("|")[-2].strip() == "1.00x"  # the baseline against itself
     text = out.read_text()
-    assert text.count("<!-- bench:train -->") == 1 and "marta bench train --env matrix" in text
+    assert text.count("<!-- bench:train -->") == 1
+    assert "marta bench train --env matrix-climbing --repeats 1 " in text
     assert all(row in text for row in rows)  # the table printed is the table written
 
 

@@ -173,6 +173,7 @@ def run_train(args: argparse.Namespace) -> int:
             + [f"--env {e}" for e in (args.env_ids or [])]
             + ([f"--learner {args.learner}"] if args.learner else [])
             + [f"--num-envs {e}" for e in num_envs]
+            + [f"--repeats {args.repeats}"]
             + (
                 [
                     f"--epymarl-python {args.epymarl_python} --epymarl-dir EPYMARL_DIR "
