@@ -4,6 +4,7 @@ slow test that trains every registered learner for a few steps."""
 
 from __future__ import annotations
 
+import json
 import signal
 
 import pytest
@@ -13,7 +14,7 @@ from test_runner import Crash, crash_at, fake_factory, metrics_of
 
 import marta.experiments.runner as runner
 from marta.cli import main
-from marta.experiments.checkpoint import read_checkpoint_info
+from marta.experiments.checkpoint import METADATA_FILE, read_checkpoint_info
 from marta.experiments.config import load_config
 from marta.experiments.io import read_jsonl
 from marta.learners import LEARNERS
@@ -184,6 +185,27 @@ def test_resume_after_a_crash_via_the_cli(tmp_path, built):
         )  # fmt: skip
     assert train("--out", str(tmp_path / "x"), "--resume") == 0
     assert metrics_of(tmp_path / "x", 1) == metrics_of(tmp_path / "ref", 1)
+
+
+def test_resuming_another_versions_checkpoint_warns_in_one_line(tmp_path, built, capsys):
+    args = ["--env", "matrix-climbing", "--learner", "iql", "--steps", "6", *TINY]
+    assert train(*args, "--out", str(tmp_path / "ref")) == 0
+    config = load_config(tmp_path / "ref" / "config.yaml")
+    with pytest.raises(Crash):
+        runner.run_experiment(
+            config, tmp_path / "x", progress="none", on_segment=crash_at(4),
+            make_trainer=runner.build_trainer,
+        )  # fmt: skip
+    meta_path = tmp_path / "x" / "checkpoints" / METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["software"] = "marta 0.0.1 (jax 0.4.1, jaxlib 0.4.1)"
+    meta_path.write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert train("--out", str(tmp_path / "x"), "--resume") == 0
+    err = capsys.readouterr().err
+    assert err.startswith("marta train: warning: resuming ")
+    assert "written by marta 0.0.1 (jax 0.4.1, jaxlib 0.4.1), with marta " in err
+    assert "Warning" not in err  # one line, not Python's file:line: category: format
 
 
 @pytest.mark.slow

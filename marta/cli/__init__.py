@@ -7,6 +7,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
+from collections.abc import Callable
+from typing import TextIO
 
 from marta.plugins import ENV_VAR, load_plugins, plugins_from_env
 
@@ -62,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        load_plugins([*plugins_from_env(), *args.plugin, *args.command_plugin])
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+            load_plugins([*plugins_from_env(), *args.plugin, *args.command_plugin])
+            return int(args.func(args) or 0)
     except (CliError, ValueError) as err:
         print(f"marta {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -72,6 +77,27 @@ def main(argv: list[str] | None = None) -> int:
         # tools do; stdout goes to /dev/null so that the flush at exit does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13  # killed by SIGPIPE, as the shell reports it
+
+
+def _one_line_warnings(command: str, show: Callable[..., None]) -> Callable[..., None]:
+    """A `warnings.showwarning` that prints marta's own warnings (`ResumeWarning`,
+    `PoolingWarning`, ...) as one line, ``marta COMMAND: warning: ...``, like its errors;
+    other libraries' warnings keep Python's format (`show`)."""
+
+    def showwarning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if category.__module__.startswith("marta."):
+            print(f"marta {command}: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
 
 
 if __name__ == "__main__":
