@@ -174,7 +174,9 @@ def test_ctrl_c_exits_130_and_resume_finishes_the_run(tmp_path, built, monkeypat
     assert metrics_of(out, 2) == metrics_of(tmp_path / "ref", 2)
 
 
-def test_resume_after_a_crash_via_the_cli(tmp_path, built):
+def crashed_run(tmp_path) -> None:
+    """`tmp_path/ref`: a finished 6-segment run; `tmp_path/x`: the same run crashed after
+    segment 4, to be resumed."""
     args = ["--env", "matrix-climbing", "--learner", "iql", "--steps", "6", *TINY]
     assert train(*args, "--out", str(tmp_path / "ref")) == 0
     config = load_config(tmp_path / "ref" / "config.yaml")
@@ -183,19 +185,16 @@ def test_resume_after_a_crash_via_the_cli(tmp_path, built):
             config, tmp_path / "x", progress="none", on_segment=crash_at(4),
             make_trainer=runner.build_trainer,
         )  # fmt: skip
+
+
+def test_resume_after_a_crash_via_the_cli(tmp_path, built):
+    crashed_run(tmp_path)
     assert train("--out", str(tmp_path / "x"), "--resume") == 0
     assert metrics_of(tmp_path / "x", 1) == metrics_of(tmp_path / "ref", 1)
 
 
 def test_resuming_another_versions_checkpoint_warns_in_one_line(tmp_path, built, capsys):
-    args = ["--env", "matrix-climbing", "--learner", "iql", "--steps", "6", *TINY]
-    assert train(*args, "--out", str(tmp_path / "ref")) == 0
-    config = load_config(tmp_path / "ref" / "config.yaml")
-    with pytest.raises(Crash):
-        runner.run_experiment(
-            config, tmp_path / "x", progress="none", on_segment=crash_at(4),
-            make_trainer=runner.build_trainer,
-        )  # fmt: skip
+    crashed_run(tmp_path)
     meta_path = tmp_path / "x" / "checkpoints" / METADATA_FILE
     meta = json.loads(meta_path.read_text())
     meta["software"] = "marta 0.0.1 (jax 0.4.1, jaxlib 0.4.1)"
