@@ -4,17 +4,23 @@ slow test that trains every registered learner for a few steps."""
 
 from __future__ import annotations
 
-import json
 import signal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_runner import Crash, crash_at, fake_factory, metrics_of
+from test_runner import (
+    OTHER_SOFTWARE,
+    Crash,
+    crash_at,
+    fake_factory,
+    metrics_of,
+    rewrite_software,
+)
 
 import marta.experiments.runner as runner
 from marta.cli import main
-from marta.experiments.checkpoint import METADATA_FILE, read_checkpoint_info
+from marta.experiments.checkpoint import read_checkpoint_info
 from marta.experiments.config import load_config
 from marta.experiments.io import read_jsonl
 from marta.learners import LEARNERS
@@ -195,15 +201,12 @@ def test_resume_after_a_crash_via_the_cli(tmp_path, built):
 
 def test_resuming_another_versions_checkpoint_warns_in_one_line(tmp_path, built, capsys):
     crashed_run(tmp_path)
-    meta_path = tmp_path / "x" / "checkpoints" / METADATA_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["software"] = "marta 0.0.1 (jax 0.4.1, jaxlib 0.4.1)"
-    meta_path.write_text(json.dumps(meta))
+    rewrite_software(tmp_path / "x" / "checkpoints")
     capsys.readouterr()
     assert train("--out", str(tmp_path / "x"), "--resume") == 0
     err = capsys.readouterr().err
     assert err.startswith("marta train: warning: resuming ")
-    assert "written by marta 0.0.1 (jax 0.4.1, jaxlib 0.4.1), with marta " in err
+    assert f"written by {OTHER_SOFTWARE}, with marta " in err
     assert "Warning" not in err  # one line, not Python's file:line: category: format
 
 

@@ -305,6 +305,18 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, checkpoint_e
     assert ckpt.read_checkpoint_info(out / "checkpoints").segments_done == 7
 
 
+#: what `rewrite_software` writes into a checkpoint's metadata
+OTHER_SOFTWARE = "marta 0.0.1 (jax 0.4.1, jaxlib 0.4.1)"
+
+
+def rewrite_software(checkpoints: Path) -> None:
+    """Makes the checkpoint in `checkpoints` claim `OTHER_SOFTWARE` wrote it."""
+    meta_path = checkpoints / ckpt.METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["software"] = OTHER_SOFTWARE
+    meta_path.write_text(json.dumps(meta))
+
+
 def test_resume_warns_when_other_software_versions_wrote_the_checkpoint(tmp_path):
     config = fake_config(4, checkpoint_every=1)
     reference = metrics_of(run(config, tmp_path / "ref"), 1)
@@ -313,10 +325,7 @@ def test_resume_warns_when_other_software_versions_wrote_the_checkpoint(tmp_path
         run(config, out, on_segment=crash_at(3))
     info = ckpt.read_checkpoint_info(out / "checkpoints")
     assert info.software == software_versions()
-    meta_path = out / "checkpoints" / ckpt.METADATA_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["software"] = "marta 0.0.1 (jax 0.4.1, jaxlib 0.4.1)"
-    meta_path.write_text(json.dumps(meta))
+    rewrite_software(out / "checkpoints")
     with pytest.warns(ResumeWarning, match=r"written by marta 0\.0\.1 \(jax 0\.4\.1"):
         run(None, out, resume=True)
     assert metrics_of(out, 1) == reference
