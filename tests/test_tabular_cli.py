@@ -16,7 +16,7 @@ def test_solve_critical_state_table(capsys):
     assert out.startswith("game critical-state: S=6 agents=2")
     rows = _rows(out)
     assert len(rows) == 6
-    activated = [r[0] for r in rows if r[5] == "agent"]
+    activated = [r[0] for r in rows if r[6] == "agent"]
     assert activated == ["critical"]
     assert "switcher activates in 1/6 states" in out
 
@@ -26,10 +26,10 @@ def test_solve_random_game_with_budget(capsys):
     argv += ["--states", "4", "--actions", "3", "--agents", "2", "--gamma", "0.8"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "game random: S=4 agents=2 actions=(3, 3) gamma=0.8 cost=0 budget=2" in out
+    assert "game random: S=4 agents=2 actions=(3, 3) gamma=0.8 cost=0 budget=2 terminate_p=1" in out
     rows = _rows(out)
     assert len(rows) == 3 * 4 and [r[0] for r in rows[::4]] == ["2", "1", "0"]
-    assert all(r[6] == "-" for r in rows if r[0] == "0")  # no activation without budget
+    assert all(r[7] == "-" for r in rows if r[0] == "0")  # no activation without budget
     assert "budget 0: 0/4" in out
 
 

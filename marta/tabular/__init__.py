@@ -4,11 +4,12 @@ Stands alone (numpy only, no other ``marta`` subpackage) so the paper's theory (
 Propositions 1-2) can be checked numerically; see ``docs/theory.md``.
 
 * :mod:`~marta.tabular.games`: :class:`FaultGame`, :func:`random_game`, example games.
-* :mod:`~marta.tabular.operators`: the operator :math:`T` (:func:`bellman`, :func:`bellman_q`).
+* :mod:`~marta.tabular.operators`: the operator :math:`T` (:func:`bellman`, :func:`bellman_q`),
+  also for persistent faults (Algorithms 1-2, lines 7-8: ``terminate_p < 1``).
 * :mod:`~marta.tabular.solver`: :func:`solve` (Theorems 1, 4), :func:`evaluate_policy`
-  (Proposition 1), :class:`Solution` (Proposition 2's switching policy).
+  (Proposition 1), :class:`Solution` (Proposition 2's switching policy, running faults).
 * :mod:`~marta.tabular.simulate`: Monte-Carlo rollouts of a solution.
-* :mod:`~marta.tabular.marta_q`: MARTA-Q (Algorithm 2, Theorem 2).
+* :mod:`~marta.tabular.marta_q`: MARTA-Q (Algorithm 2, Theorem 2), one-step or persistent faults.
 * :mod:`~marta.tabular.linear`: linear function approximation (Theorem 3).
 """
 

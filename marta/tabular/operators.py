@@ -18,6 +18,23 @@ and the Adversary minimise it:
 :math:`\\boldsymbol\\pi` (Proposition 1) the maxima become expectations under
 :math:`\\boldsymbol\\pi` (the non-faulty agents keep playing :math:`\\pi^{-i}`). With a budget the
 fault branch at level ``y`` reads ``Q`` at level ``y - 1`` and level 0 has no fault branch.
+
+**Persistent faults** (Algorithms 1-2, lines 7-8: a malfunction of agent ``i`` continues until a
+Bernoulli(``terminate_p``) termination after each faulty step). The state is augmented with the
+*fault context* ``k``: 0 = no running fault (the Switcher decides), ``1 + i`` = agent ``i``'s fault
+is running (no decision; the Adversary drives agent ``i`` and the step costs ``c`` again, as
+Algorithm 1 line 10 charges it). Values carry a context axis, ``[L, K, S]`` with ``K = 1 + N``:
+
+.. math::
+
+    Q_0 = \\mathcal R + \\gamma P v_0, \\qquad
+    Q_{1+i} = \\mathcal R + \\gamma P\\big(q\\, v_0 + (1 - q)\\, v_{1+i}\\big), \\\\
+    v_0 = \\min\\Big\\{\\max_{\\boldsymbol a} Q_0,\\; c + \\min_i \\min_{a^i}\\max_{a^{-i}}
+    Q_{1+i}\\Big\\}, \\qquad
+    v_{1+i} = c + \\min_{a^i}\\max_{a^{-i}} Q_{1+i},
+
+with ``q = terminate_p``. At ``q = 1`` every :math:`Q_{1+i}` is :math:`Q_0` and the context axis
+has size 1 (the operator above); the same holds at ``c = inf``, where no fault ever starts.
 """
 
 from __future__ import annotations
@@ -105,6 +122,10 @@ class Backup(NamedTuple):
         fault_per_agent: ``f64[L, N, S]``, :math:`\\min_{a^i} \\max_{a^{-i}} Q` per faulty
             agent ``i``, read at the level the fault branch uses, without the cost.
         fault_action: ``int[L, N, S]``, the Adversary's worst action for each faulty agent.
+        running: ``f64[L, N, S]``, :math:`\\min_{a^i} \\max_{a^{-i}}` of agent ``i``'s fault
+            values at the level itself (what a fault already running at level ``y`` gets; the
+            fault branch reads it one level up with a budget), without the cost.
+        running_action: ``int[L, N, S]``, the Adversary's worst action behind ``running``.
     """
 
     value: np.ndarray
@@ -112,6 +133,8 @@ class Backup(NamedTuple):
     fault: np.ndarray
     fault_per_agent: np.ndarray
     fault_action: np.ndarray
+    running: np.ndarray
+    running_action: np.ndarray
 
 
 def backup_q(game: FaultGame, v: np.ndarray) -> np.ndarray:
@@ -133,6 +156,7 @@ def apply(
     *,
     budgeted: bool,
     policy: TeamPolicy | None = None,
+    fault_q: np.ndarray | None = None,
 ) -> Backup:
     """State values from action values: the outer ``min`` of Theorem 1's (or Prop. 1's) ``T``.
 
@@ -144,29 +168,83 @@ def apply(
             0 cannot activate; if False every level reads itself (``L = 1`` normally).
         policy: a fixed team policy (Proposition 1) or ``None`` for the team's best response
             (Theorem 1).
+        fault_q: ``f64[L, N, S, A]``, the action values agent ``i``'s fault branch reads (a
+            persistent fault's :math:`Q_{1+i}`), or ``None``: ``q`` for every agent (one-step
+            faults).
 
     Returns:
         A :class:`Backup`.
     """
     L, S = q.shape[:2]
-    q_nd = q.reshape(L, S, *game.action_shape)
-    agent_axes = tuple(range(2, 2 + game.num_agents))
-    nominal = _reduce_joint(game, q_nd, policy, agent_axes)
-    per_agent, actions = [], []
-    for i in range(game.num_agents):
+    N = game.num_agents
+    if fault_q is None:
+        fault_q = np.broadcast_to(q[:, None], (L, N, *q.shape[1:]))
+    agent_axes = tuple(range(2, 2 + N))
+    nominal = _reduce_joint(game, q.reshape(L, S, *game.action_shape), policy, agent_axes)
+    running, running_action = [], []
+    for i in range(N):
         others = tuple(ax for ax in agent_axes if ax != 2 + i)
+        q_nd = fault_q[:, i].reshape(L, S, *game.action_shape)
         inner = _reduce_joint(game, q_nd, policy, others, i) if others else q_nd
         inner = inner.reshape(L, S, game.action_shape[i])  # [L, S, A_i]
-        per_agent.append(inner.min(-1))
-        actions.append(inner.argmin(-1))
-    per_agent = np.stack(per_agent, axis=1)  # [L, N, S]
-    fault_action = np.stack(actions, axis=1)
+        running.append(inner.min(-1))
+        running_action.append(inner.argmin(-1))
+    running = np.stack(running, axis=1)  # [L, N, S]
+    running_action = np.stack(running_action, axis=1)
+    per_agent, fault_action = running, running_action
     if budgeted:
         inf = np.full((1, *per_agent.shape[1:]), np.inf)
         per_agent = np.concatenate([inf, per_agent[:-1]], axis=0)
         fault_action = np.concatenate([np.zeros_like(fault_action[:1]), fault_action[:-1]], 0)
     fault = cost + per_agent.min(axis=1)
-    return Backup(np.minimum(nominal, fault), nominal, fault, per_agent, fault_action)
+    return Backup(
+        np.minimum(nominal, fault), nominal, fault, per_agent, fault_action, running, running_action
+    )
+
+
+# --------------------------------------------------------------------------- persistent faults
+def num_contexts(game: FaultGame, cost: float, terminate_p: float) -> int:
+    """``K``, the size of the fault-context axis: ``1 + N`` for persistent faults, 1 when every
+    fault ends after one step (``terminate_p = 1``) or none ever starts (``cost = inf``)."""
+    return 1 if terminate_p == 1.0 or np.isinf(cost) else 1 + game.num_agents
+
+
+def continuation(v: np.ndarray, terminate_p: float) -> np.ndarray:
+    """Next-state values seen from each context, ``[L, K, S] -> [L, K, S]``: after a step with
+    agent ``i`` faulty the fault ends with probability ``terminate_p`` (the Switcher decides
+    again, :math:`v_0`) or keeps running (:math:`v_{1+i}`); Algorithm 1, lines 7-8."""
+    if v.shape[1] == 1:
+        return v
+    free = v[:, :1]
+    return np.concatenate([free, terminate_p * free + (1.0 - terminate_p) * v[:, 1:]], axis=1)
+
+
+def backup_contexts(game: FaultGame, v: np.ndarray, terminate_p: float) -> np.ndarray:
+    """:math:`Q_k = \\mathcal R + \\gamma P w_k` for every context: ``v`` ``f64[L, K, S]`` ->
+    ``f64[L, K, S, A]`` (``w`` from :func:`continuation`)."""
+    L, K, S = v.shape
+    w = continuation(v, terminate_p).reshape(L * K, S)
+    return backup_q(game, w).reshape(L, K, S, game.num_joint_actions)
+
+
+def apply_contexts(
+    game: FaultGame,
+    q: np.ndarray,
+    cost: float,
+    *,
+    budgeted: bool,
+    policy: TeamPolicy | None = None,
+) -> tuple[Backup, np.ndarray]:
+    """The outer step of the operator with fault contexts: ``q`` ``f64[L, K, S, A]`` ->
+    (the free context's :class:`Backup`, the new values ``f64[L, K, S]``: :math:`v_0` and, for
+    ``K > 1``, the running faults' :math:`v_{1+i} = c + \\min_{a^i}\\max_{a^{-i}} Q_{1+i}`)."""
+    persistent = q.shape[1] > 1
+    fault_q = q[:, 1:] if persistent else None
+    b = apply(game, q[:, 0], cost, budgeted=budgeted, policy=policy, fault_q=fault_q)
+    values = b.value[:, None]
+    if persistent:
+        values = np.concatenate([values, cost + b.running], axis=1)
+    return b, values
 
 
 def bellman(
@@ -175,24 +253,36 @@ def bellman(
     cost: float,
     budget: int | None = None,
     policy: TeamPolicy | Sequence[np.ndarray] | np.ndarray | None = None,
+    terminate_p: float = 1.0,
 ) -> np.ndarray:
     """The operator :math:`T` on state values (Theorem 1; Proposition 1 with ``policy``;
-    Theorem 4 with ``budget``).
+    Theorem 4 with ``budget``; persistent faults with ``terminate_p < 1``).
 
     Args:
         game: the fault game.
-        v: ``f64[S]`` (no budget) or ``f64[budget + 1, S]``.
+        v: ``f64[S]`` (no budget) or ``f64[budget + 1, S]``; with persistent faults a context
+            axis ``[1 + N]`` precedes ``S`` (index 0: no running fault, ``1 + i``: agent ``i``'s).
         cost: activation cost ``c >= 0``.
         budget: ``None`` or the number of activations ``n >= 0``.
         policy: ``None`` or a fixed team policy (see :meth:`TeamPolicy.from_any`).
+        terminate_p: probability that a fault ends after each faulty step (1: one-step faults).
 
     Returns:
         ``Tv`` with the shape of ``v``.
     """
+    terminate_p = check_terminate_p(terminate_p)
     v = np.asarray(v, dtype=np.float64)
     levels = v if budget is not None else v[None]
+    if num_contexts(game, cost, terminate_p) == 1:
+        levels = levels[:, None]
+    elif levels.shape[1:] != (1 + game.num_agents, game.num_states):
+        raise ValueError(
+            f"v: persistent faults need a context axis, [..., {1 + game.num_agents}, S]"
+        )
     pol = None if policy is None else TeamPolicy.from_any(game, policy)
-    out = apply(game, backup_q(game, levels), cost, budgeted=budget is not None, policy=pol).value
+    q = backup_contexts(game, levels, terminate_p)
+    _, out = apply_contexts(game, q, cost, budgeted=budget is not None, policy=pol)
+    out = out.reshape(v.shape if budget is not None else (1, *v.shape))
     return out if budget is not None else out[0]
 
 
@@ -220,3 +310,15 @@ def check_budget(budget: int | None) -> int | None:
     if budget < 0:
         raise ValueError(f"budget: must be >= 0, got {budget}")
     return int(budget)
+
+
+def check_terminate_p(terminate_p: float) -> float:
+    """Validates the probability that a running fault ends after each faulty step (``[0, 1]``;
+    1 = one-step faults, 0 = a fault never ends)."""
+    if isinstance(terminate_p, bool) or not isinstance(
+        terminate_p, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(f"terminate_p: expected a number in [0, 1], got {terminate_p!r}")
+    if not 0.0 <= terminate_p <= 1.0:
+        raise ValueError(f"terminate_p: must be in [0, 1], got {terminate_p}")
+    return float(terminate_p)

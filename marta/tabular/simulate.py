@@ -2,7 +2,8 @@
 policies of a :class:`~marta.tabular.solver.Solution`), vectorised over episodes.
 
 Used to check that a budgeted Switcher never exceeds its budget (Theorem 4's constraint holds
-almost surely) and that the exact team values agree with sampled returns.
+almost surely) and that the exact team values agree with sampled returns, also for persistent
+faults, which run on until a Bernoulli(``terminate_p``) termination (Algorithm 1, lines 7-8).
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ class Episodes(NamedTuple):
     Attributes:
         discounted_return: ``f64[E]``, :math:`\\sum_t \\gamma^t r_t` (team reward, no costs).
         activations: ``int[E]``, number of activations in each episode.
+        faulty_steps: ``int[E]``, number of steps with a faulty agent (activations and the
+            steps persistent faults ran on).
+        discounted_faulty_steps: ``f64[E]``, :math:`\\sum_t \\gamma^t` over the faulty steps
+            (its mean estimates ``Solution.expected_faulty_steps``).
         budget_left: ``int[E]``, remaining budget at the end (``-1`` without a budget).
     """
 
     discounted_return: np.ndarray
     activations: np.ndarray
+    faulty_steps: np.ndarray
+    discounted_faulty_steps: np.ndarray
     budget_left: np.ndarray
 
 
@@ -46,9 +53,12 @@ def simulate(
 ) -> Episodes:
     """Rolls out ``num_episodes`` episodes of ``horizon`` steps under the solved policies.
 
-    At each step the Switcher reads ``solution.switcher_action`` at the current (budget level,
-    state); if it activates agent ``i`` the executed joint action is ``fault_response[i]`` and
-    the remaining budget drops by one, otherwise the team plays ``team_action``.
+    At each step without a running fault the Switcher reads ``solution.switcher_action`` at the
+    current (budget level, state); if it activates agent ``i`` the executed joint action is
+    ``fault_response[i]`` and the remaining budget drops by one, otherwise the team plays
+    ``team_action``. After each faulty step the fault ends with probability
+    ``solution.terminate_p``; while it runs on, ``running_response[i]`` is executed and the
+    Switcher does not decide.
 
     Args:
         seed: int seed or ``numpy.random.Generator``.
@@ -79,14 +89,26 @@ def simulate(
     else:
         s = np.broadcast_to(np.asarray(start_state), (num_episodes,)).copy()
     y = np.full(num_episodes, solution.budget if budgeted else 0)
-    ret = np.zeros(num_episodes)
+    running = np.full(num_episodes, -1)  # the agent whose fault runs on, -1 for none
+    running_exec = game.joint_index(lead(solution.running_response))  # [L, N, S]
+    ret, faulty_discounted = np.zeros(num_episodes), np.zeros(num_episodes)
     count = np.zeros(num_episodes, dtype=np.int64)
+    faulty_count = np.zeros(num_episodes, dtype=np.int64)
     for t in range(horizon):
-        activate = switcher[y, s] > 0
-        a = executed[y, s]
+        runs = running >= 0
+        activate = ~runs & (switcher[y, s] > 0)
+        agent = np.where(runs, running, switcher[y, s] - 1)
+        a = np.where(runs, running_exec[y, np.maximum(running, 0), s], executed[y, s])
+        faulty = runs | activate
         ret += game.gamma**t * game.reward_flat[s, a]
+        faulty_discounted += game.gamma**t * faulty
         count += activate
+        faulty_count += faulty
         if budgeted:
             y = y - activate
+        if solution.terminate_p < 1.0:
+            ends = rng.random(num_episodes) < solution.terminate_p
+            running = np.where(faulty & ~ends, agent, -1)
         s = sample_next_state(rng, game.transition_flat[s, a])
-    return Episodes(ret, count, y if budgeted else np.full(num_episodes, -1))
+    budget_left = y if budgeted else np.full(num_episodes, -1)
+    return Episodes(ret, count, faulty_count, faulty_discounted, budget_left)
