@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--terminate-p",
         type=float,
         default=1.0,
+        metavar="Q",
         help="probability that a fault ends after each faulty step (default 1: one-step faults)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the random game (default 0)")
