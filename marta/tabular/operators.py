@@ -181,16 +181,14 @@ def apply(
         fault_q = np.broadcast_to(q[:, None], (L, N, *q.shape[1:]))
     agent_axes = tuple(range(2, 2 + N))
     nominal = _reduce_joint(game, q.reshape(L, S, *game.action_shape), policy, agent_axes)
-    running, running_action = [], []
+    inner = []  # per agent i: [L, S, A_i], agent i's action against the others' max (or E_pi)
     for i in range(N):
         others = tuple(ax for ax in agent_axes if ax != 2 + i)
         q_nd = fault_q[:, i].reshape(L, S, *game.action_shape)
-        inner = _reduce_joint(game, q_nd, policy, others, i) if others else q_nd
-        inner = inner.reshape(L, S, game.action_shape[i])  # [L, S, A_i]
-        running.append(inner.min(-1))
-        running_action.append(inner.argmin(-1))
-    running = np.stack(running, axis=1)  # [L, N, S]
-    running_action = np.stack(running_action, axis=1)
+        reduced = _reduce_joint(game, q_nd, policy, others, i) if others else q_nd
+        inner.append(reduced.reshape(L, S, game.action_shape[i]))
+    running = np.stack([x.min(-1) for x in inner], axis=1)  # [L, N, S]
+    running_action = np.stack([x.argmin(-1) for x in inner], axis=1)
     per_agent, fault_action = running, running_action
     if budgeted:
         inf = np.full((1, *per_agent.shape[1:]), np.inf)
