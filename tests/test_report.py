@@ -460,6 +460,12 @@ def test_pooled_gain_pools_the_seeds_of_every_run(tmp_path, capsys):
     )
     assert main(["gain", "--baseline", str(tmp_path / "b1"), "--marta", str(tmp_path / "m1")]) == 0
     assert "final return" in capsys.readouterr().out
+    # a repeated --baseline/--marta adds runs (it used to replace the earlier ones, silently)
+    b1, b2, m1, m2 = (str(tmp_path / name) for name in ("b1", "b2", "m1", "m2"))
+    assert main(["gain", "--baseline", b1, b2, "--marta", m1, m2]) == 0
+    together = capsys.readouterr().out
+    assert main(["gain", "--baseline", b1, "--marta", m1, "--baseline", b2, "--marta", m2]) == 0
+    assert capsys.readouterr().out == together
 
 
 def test_pooled_gain_refuses_to_count_the_same_seeds_twice(tmp_path):

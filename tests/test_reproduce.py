@@ -288,6 +288,9 @@ def test_a_bad_set_override_exits_2_naming_the_field_and_writes_nothing(capsys, 
     assert f"--set, preset {PRESET}, run baseline" in err and "nope" in err
     assert main([*argv, "--set", "learner.lr"]) == 2
     assert "--set: expected field=value" in capsys.readouterr().err
+    # a repeated --set adds to the earlier ones (it used to replace them, silently)
+    assert main([*argv, "--set", "learner.nope=1", "--set", "learner.lr=0.001"]) == 2
+    assert "nope" in capsys.readouterr().err
     assert not out.exists()
 
 

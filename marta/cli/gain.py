@@ -29,11 +29,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--baseline", nargs="+", metavar="DIR", help="baseline runs")
-    p.add_argument("--marta", nargs="+", metavar="DIR", help="MARTA runs")
+    p.add_argument(
+        "--baseline", nargs="+", action="extend", metavar="DIR", help="baseline runs (repeatable)"
+    )
+    p.add_argument(
+        "--marta", nargs="+", action="extend", metavar="DIR", help="MARTA runs (repeatable)"
+    )
     p.add_argument(
         "--outputs",
         nargs="+",
+        action="extend",
         metavar="OUT",
         help="instead of --baseline/--marta: marta reproduce outputs of one budget (replicates "
         "with --seed); every Table 2 row they all hold",

@@ -41,10 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--only",
         nargs="+",
+        action="extend",
         metavar="NAME",
         default=[],
         help="presets to run, by name or experiment kind (table2, cost_sweep, case, p_sweep, "
-        "heatmap, team_size, budget_sweep); default: all",
+        "heatmap, team_size, budget_sweep; repeatable); default: all",
     )
     p.add_argument(
         "--presets",
@@ -64,11 +65,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--set",
         nargs="+",
+        action="extend",
         default=[],
         metavar="FIELD=VALUE",
         help="set config fields of every run, after the budget (e.g. "
-        "marta.switcher.reward_scale=1); marta.* fields skip runs without MARTA, and "
-        "Switcher fields skip baseline runs",
+        "marta.switcher.reward_scale=1; repeatable); marta.* fields skip runs without MARTA, "
+        "and Switcher fields skip baseline runs",
     )
     p.add_argument(
         "--backend",
