@@ -286,5 +286,6 @@ def test_solve_cli_shows_running_faults(capsys):
     assert [r[2] for r in rows if r[4] == "act1"] == ["critical", "critical"]
     assert main(["solve", "--game", "corridor", "--cost", "1", "--terminate-p", "2"]) == 2
     assert "terminate_p:" in capsys.readouterr().err
-    assert main(["solve", "--game", "critical-state", "--cost", "0.05"]) == 0
-    assert "while a fault runs on" not in capsys.readouterr().out
+    for argv in (["--cost", "0.05"], ["--cost", "inf", "--terminate-p", "0.3"]):
+        assert main(["solve", "--game", "critical-state", *argv]) == 0
+        assert "while a fault runs on" not in capsys.readouterr().out  # no fault would run

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         else f"{int(n_act[0])}/{game.num_states} states"
     )
     print(f"switcher activates in {where}")
-    if sol.terminate_p < 1.0:
+    if sol.terminate_p < 1.0 and np.isfinite(sol.cost):  # with c = inf no fault ever starts
         budget_note = " (budget: what remains after the activation)" if budgeted else ""
         print(f"\nwhile a fault runs on{budget_note}:")
         print(format_table(running_rows, markdown=args.markdown))
