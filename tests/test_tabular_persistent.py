@@ -155,6 +155,24 @@ def test_persistence_never_helps_the_switcher_without_a_budget(seed):
             assert np.all(solve(game, cost, terminate_p=q).v >= one_step - 1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_activation_sets_shrink_as_cost_grows_and_as_faults_persist_longer(seed):
+    """Observed, not proven (docs/theory.md, section 4): the activation sets are nested in c
+    for every terminate_p, and they shrink as faults last longer (terminate_p falls)."""
+
+    def nested(sets):  # each set inside the one before
+        return all(not np.any(b & ~a) for a, b in zip(sets[:-1], sets[1:], strict=True))
+
+    game = _game(1300 + seed)
+    costs = np.concatenate([[0.0], np.geomspace(1e-3, 30.0, 8)])
+    for q in (0.0, 0.3, 0.7):
+        sets = [solve(game, float(c), terminate_p=q).activates for c in costs]
+        assert nested(sets)
+    for cost in (0.05, 0.3):
+        sets = [solve(game, cost, terminate_p=q).activates for q in (1.0, 0.7, 0.3, 0.0)]
+        assert nested(sets)
+
+
 def test_with_a_budget_persistence_buys_more_faults_per_unit():
     game = make_game("coordination")
     one_step = solve(game, 0.0, budget=1)
