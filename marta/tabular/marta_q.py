@@ -58,6 +58,7 @@ from marta.tabular.operators import (
     check_cost,
     check_terminate_p,
     continuation,
+    fault_tables,
     num_contexts,
 )
 from marta.tabular.simulate import sample_next_state
@@ -189,12 +190,12 @@ def marta_q(
                 running = np.where((faulty_agent >= 0) & ~ends, faulty_agent, -1)
             s = s_next
     _, values = apply_contexts(game, q, cost, budgeted=budgeted)
-    fault_q = q[:, 1:] if K > 1 else np.broadcast_to(q[:, :1], (L, game.num_agents, S, A))
+    fault_q = np.array(fault_tables(q, game.num_agents))  # [L, N, S, A], a copy
     squeeze = (lambda x: x) if budgeted else (lambda x: x[0])
     return MartaQResult(
         q=squeeze(q[:, 0].reshape(L, S, *game.action_shape)),
         v=squeeze(values[:, 0]),
-        fault_q=squeeze(np.array(fault_q).reshape(L, game.num_agents, S, *game.action_shape)),
+        fault_q=squeeze(fault_q.reshape(L, game.num_agents, S, *game.action_shape)),
         visits=visits.reshape(S, *game.action_shape),
         num_samples=num_samples,
     )
@@ -211,7 +212,7 @@ def _behaviour(rng, game: FaultGame, q, backup, s, running, epsilon):
     agent = np.where(runs, running, backup.fault_per_agent[-1][:, s].argmin(0))  # [chains]
     f_i = backup.running_action[level][agent, s]
     # team's best response to agent i playing f_i in agent i's fault values: mask other a_i
-    src = q[level, 1 + agent, s] if q.shape[1] > 1 else q[level, 0, s]  # [chains, A]
+    src = fault_tables(q, game.num_agents)[level, agent, s]  # [chains, A]
     actions = game.joint_actions(np.arange(game.num_joint_actions))  # [A, N]
     consistent = f_i[:, None] == actions[:, agent].T  # [chains, A]
     response = np.where(consistent, src, -np.inf).argmax(-1)

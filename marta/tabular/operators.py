@@ -225,6 +225,14 @@ def backup_contexts(game: FaultGame, v: np.ndarray, terminate_p: float) -> np.nd
     return backup_q(game, w).reshape(L, K, S, game.num_joint_actions)
 
 
+def fault_tables(q: np.ndarray, num_agents: int) -> np.ndarray:
+    """The action values agent ``i``'s fault reads, ``[L, K, S, A] -> [L, N, S, A]``:
+    :math:`Q_{1+i}` with persistent faults, :math:`Q_0` for every agent when ``K = 1``."""
+    if q.shape[1] > 1:
+        return q[:, 1:]
+    return np.broadcast_to(q[:, :1], (q.shape[0], num_agents, *q.shape[2:]))
+
+
 def apply_contexts(
     game: FaultGame,
     q: np.ndarray,
@@ -236,11 +244,10 @@ def apply_contexts(
     """The outer step of the operator with fault contexts: ``q`` ``f64[L, K, S, A]`` ->
     (the free context's :class:`Backup`, the new values ``f64[L, K, S]``: :math:`v_0` and, for
     ``K > 1``, the running faults' :math:`v_{1+i} = c + \\min_{a^i}\\max_{a^{-i}} Q_{1+i}`)."""
-    persistent = q.shape[1] > 1
-    fault_q = q[:, 1:] if persistent else None
+    fault_q = fault_tables(q, game.num_agents)
     b = apply(game, q[:, 0], cost, budgeted=budgeted, policy=policy, fault_q=fault_q)
     values = b.value[:, None]
-    if persistent:
+    if q.shape[1] > 1:
         values = np.concatenate([values, cost + b.running], axis=1)
     return b, values
 

@@ -26,6 +26,7 @@ from marta.tabular.operators import (
     check_budget,
     check_cost,
     check_terminate_p,
+    fault_tables,
     num_contexts,
 )
 
@@ -220,11 +221,11 @@ def _extract(
     budgeted = budget is not None
     (L, K, S), N = v.shape, game.num_agents
     q = backup_contexts(game, v, terminate_p)  # [L, K, S, A]
-    b, values = apply_contexts(game, q, cost, budgeted=budgeted, policy=policy)
+    b, _ = apply_contexts(game, q, cost, budgeted=budgeted, policy=policy)
     activate = b.nominal - b.fault > ACTIVATION_ATOL  # Proposition 2
     switcher_action = np.where(activate, 1 + b.fault_per_agent.argmin(axis=1), 0)
     # agent i's fault reads Q_{1+i} (Q_0 for one-step faults), one level up with a budget
-    fault_q = q[:, 1:] if K > 1 else np.broadcast_to(q[:, :1], (L, N, *q.shape[2:]))
+    fault_q = fault_tables(q, N)
     activation_q = np.concatenate([fault_q[:1], fault_q[:-1]]) if budgeted else fault_q
     if policy is None:
         team_action = game.joint_actions(q[:, 0].argmax(-1))
@@ -250,7 +251,6 @@ def _extract(
         game, exec_dist, running_dist, activate, agent, budgeted, K, terminate_p
     )
     squeeze = (lambda x: x) if budgeted else (lambda x: x[0])
-    running_value = values[:, 1:] if K > 1 else cost + b.running
     return Solution(
         v=squeeze(v[:, 0]),
         q=squeeze(q[:, 0].reshape(L, S, *game.action_shape)),
@@ -264,7 +264,7 @@ def _extract(
         expected_activations=squeeze(activations),
         expected_faulty_steps=squeeze(faulty),
         fault_q=squeeze(np.array(fault_q).reshape(L, N, S, *game.action_shape)),
-        running_value=squeeze(running_value),
+        running_value=squeeze(cost + b.running),
         running_action=squeeze(b.running_action),
         running_response=squeeze(running_response),
         iterations=iterations,
