@@ -65,6 +65,7 @@ def _joint(game, actions: np.ndarray) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from marta.tabular import solve
+    from marta.tabular.operators import num_contexts
 
     game = _build_game(args)
     sol = solve(game, args.cost, args.budget, terminate_p=args.terminate_p)
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         else f"{int(n_act[0])}/{game.num_states} states"
     )
     print(f"switcher activates in {where}")
-    if sol.terminate_p < 1.0 and np.isfinite(sol.cost):  # with c = inf no fault ever starts
+    if num_contexts(game, sol.cost, sol.terminate_p) > 1:  # faults can run on
         budget_note = " (budget: what remains after the activation)" if budgeted else ""
         print(f"\nwhile a fault runs on{budget_note}:")
         print(format_table(running_rows, markdown=args.markdown))
